@@ -1,0 +1,59 @@
+"""Frame conventions and conversions.
+
+At the I/O edge a frame is a ``uint8`` ``(H, W, 3)`` RGB array (``(H, W, 4)`` RGBA when it carries
+alpha). On the model's device it is a float ``(B, C, H, W)`` tensor in [0, 1]. BGR exists only inside
+the OpenCV sources and sinks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+import time
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Frame:
+    """One decoded or captured picture.
+
+    ``rgb`` is ``uint8 (H, W, 3)`` RGB. ``time`` is the presentation time in seconds from the start of
+    the stream; ``pts``/``time_base`` are the container's exact timestamp when the source has one.
+    ``captured_at`` is ``time.perf_counter()`` when the frame entered the program (for latency).
+    """
+
+    rgb: np.ndarray
+    index: int
+    time: float
+    pts: int | None = None
+    time_base: Fraction | None = None
+    captured_at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` in pixels."""
+        return self.rgb.shape[0], self.rgb.shape[1]
+
+
+def to_tensor(rgb: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
+    """``uint8 (H, W, C)`` array to a ``(1, C, H, W)`` tensor in [0, 1] on ``device``.
+
+    The uint8 data crosses to the device before the conversion to float (a quarter of the bytes).
+    """
+    t = torch.from_numpy(np.ascontiguousarray(rgb))
+    if device.type == "cuda":
+        t = t.pin_memory().to(device, non_blocking=True)
+    else:
+        t = t.to(device)
+    return t.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255)
+
+
+def to_uint8(image: Tensor) -> np.ndarray:
+    """A ``(1, C, H, W)`` or ``(C, H, W)`` tensor in [0, 1] to a ``uint8 (H, W, C)`` array on the host."""
+    if image.dim() == 4:
+        image = image[0]
+    out = image.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
+    return np.ascontiguousarray(out.cpu().numpy())

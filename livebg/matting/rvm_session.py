@@ -1,0 +1,50 @@
+"""PyTorch session for the RVM network: carries the recurrent state from frame to frame."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from livebg.matting.session import Matte, auto_downsample_ratio
+from livebg.models.rvm import MattingNetwork, State
+
+_EMPTY: State = (None, None, None, None)
+
+
+class RVMSession:
+    """Runs :class:`MattingNetwork` eagerly on one stream. See :class:`MattingSession`."""
+
+    def __init__(
+        self,
+        model: MattingNetwork,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+        downsample_ratio: float | None = None,
+        name: str = "rvm",
+    ) -> None:
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.device = device
+        self.dtype = dtype
+        self.downsample_ratio = downsample_ratio
+        self.name = name
+        self._state: State = _EMPTY
+        self._key: tuple[int, int, float] | None = None
+
+    def current_ratio(self, height: int, width: int) -> float:
+        return self.downsample_ratio or auto_downsample_ratio(height, width)
+
+    def reset(self) -> None:
+        self._state = _EMPTY
+        self._key = None
+
+    @torch.inference_mode()
+    def __call__(self, src: Tensor) -> Matte:
+        height, width = src.shape[-2:]
+        ratio = self.current_ratio(height, width)
+        key = (height, width, ratio)
+        if key != self._key:
+            # The recurrent state has the shape of the downsampled input: a new size starts afresh.
+            self._state = _EMPTY
+            self._key = key
+        fgr, pha, self._state = self.model(src, self._state, ratio)
+        return Matte(alpha=pha, foreground=fgr)

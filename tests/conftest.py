@@ -1,0 +1,46 @@
+"""Shared fixtures. Real footage and checkpoints come from ``$LIVEBG_TEST_DATA`` (the workplace's
+``shared/`` folder, set by ``.ci/run``); tests that need them skip where it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def _shared_dir() -> Path | None:
+    value = os.environ.get("LIVEBG_TEST_DATA")
+    if value:
+        path = Path(value)
+        return path if path.is_dir() else None
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The shared test material folder (with ``data/`` and ``models/``), or skip."""
+    path = _shared_dir()
+    if path is None:
+        pytest.skip("real test data not available (set LIVEBG_TEST_DATA to the shared/ folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir(shared_dir: Path) -> Path:
+    return shared_dir / "data"
+
+
+@pytest.fixture(scope="session")
+def rvm_checkpoint(shared_dir: Path) -> Path:
+    """The RVM MobileNetV3 checkpoint (official key layout, fast guided filter)."""
+    path = shared_dir / "models" / "rvm_mobilenetv3_tfjs.pth"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the user's weights cache from a test."""
+    monkeypatch.setenv("LIVEBG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "livebg-cache"))
