@@ -1,0 +1,5 @@
+import sys
+
+from livebg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""Command-line interface: parses arguments into frozen configs, runs a command, and reports a
+:class:`LivebgError` as one line with its exit code. The argparse namespace never leaves this module."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from livebg.config import ModelConfig
+from livebg.errors import Interrupted, LivebgError
+
+log = logging.getLogger("livebg")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Options shared by the commands that run a model
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    from livebg.matting.factory import REFINERS, model_names
+
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default="rvm-mobilenetv3", choices=model_names(), help="matting model")
+    group.add_argument("--weights", type=Path, help="local checkpoint to use instead of the downloaded one")
+    group.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    group.add_argument("--refiner", choices=REFINERS, help="RVM refiner (default: detected from the checkpoint)")
+    group.add_argument(
+        "--downsample-ratio",
+        type=_ratio,
+        help="scale at which the network sees the frame, in (0, 1] (default: longer side near 512 px)",
+    )
+    group.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16"), help="default: fp16 on CUDA")
+    group.add_argument("--offline", action="store_true", help="never download weights (also LIVEBG_OFFLINE=1)")
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a ratio in (0, 1], e.g. 0.375") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is outside (0, 1]; give e.g. 0.25 for 4K or 0.5 for 720p")
+    return value
+
+
+def _model_config(args: argparse.Namespace) -> ModelConfig:
+    return ModelConfig(
+        name=args.model,
+        weights=args.weights,
+        device=args.device,
+        refiner=args.refiner,
+        downsample_ratio=args.downsample_ratio,
+        precision=args.precision,
+        offline=args.offline,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# livebg video
+
+
+def _add_video_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("video", help="replace the background of a video file")
+    p.add_argument("input", help="input video file or stream URL")
+    p.set_defaults(run=_run_video)
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------------
+# livebg webcam
+
+
+def _add_webcam_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("webcam", help="live: camera to preview window and/or virtual camera")
+    p.set_defaults(run=_run_webcam)
+
+
+def _run_webcam(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------------
+# livebg cameras
+
+
+def _add_cameras_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cameras", help="list capture devices and their modes")
+    p.set_defaults(run=_run_cameras)
+
+
+def _run_cameras(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------------
+# livebg models
+
+
+def _add_models_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list models and download their weights ahead of time")
+    p.set_defaults(run=_run_models)
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------------
+# livebg bench
+
+
+def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure each stage of the pipeline for each available backend")
+    p.set_defaults(run=_run_bench)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------------
+
+_PARSERS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_video_parser,
+    _add_webcam_parser,
+    _add_cameras_parser,
+    _add_models_parser,
+    _add_bench_parser,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from livebg import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="livebg", description="Replace the background of a person's video, live or from a file."
+    )
+    parser.add_argument("--version", action="version", version=f"livebg {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _PARSERS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s", stream=sys.stderr
+    )
+    try:
+        return int(args.run(args) or 0)
+    except LivebgError as exc:
+        if args.verbose:
+            log.exception("livebg: error")
+        print(f"livebg: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("livebg: interrupted", file=sys.stderr)
+        return Interrupted.exit_code
