@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from livebg.config import ModelConfig
 from livebg.errors import Interrupted, LivebgError
@@ -25,22 +26,32 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", default="rvm-mobilenetv3", choices=model_names(), help="matting model")
     group.add_argument("--weights", type=Path, help="local checkpoint to use instead of the downloaded one")
-    group.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    group.add_argument("--refiner", choices=REFINERS, help="RVM refiner (default: detected from the checkpoint)")
+    group.add_argument(
+        "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"
+    )
+    group.add_argument(
+        "--refiner", choices=REFINERS, help="RVM refiner (default: detected from the checkpoint)"
+    )
     group.add_argument(
         "--downsample-ratio",
         type=_ratio,
         help="scale at which the network sees the frame, in (0, 1] (default: longer side near 512 px)",
     )
-    group.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16"), help="default: fp16 on CUDA")
-    group.add_argument("--offline", action="store_true", help="never download weights (also LIVEBG_OFFLINE=1)")
+    group.add_argument(
+        "--precision", default="auto", choices=("auto", "fp32", "fp16"), help="default: fp16 on CUDA"
+    )
+    group.add_argument(
+        "--offline", action="store_true", help="never download weights (also LIVEBG_OFFLINE=1)"
+    )
 
 
 def _ratio(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a ratio in (0, 1], e.g. 0.375") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; give a ratio in (0, 1], e.g. 0.375"
+        ) from None
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{value} is outside (0, 1]; give e.g. 0.25 for 4K or 0.5 for 720p")
     return value
@@ -63,13 +74,72 @@ def _model_config(args: argparse.Namespace) -> ModelConfig:
 
 
 def _add_video_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("video", help="replace the background of a video file")
+    from livebg.transcode import OUTPUT_TYPES
+
+    p = sub.add_parser(
+        "video",
+        help="replace the background of a video file",
+        description="Replace the background of a video file. The output keeps the input's frames, "
+        "timestamps, frame rate and audio; it is written under a temporary name and appears only when "
+        "complete.",
+    )
     p.add_argument("input", help="input video file or stream URL")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        help="output file (.mp4, .mkv, .mov, .webm) or a folder ending in / for PNG frames",
+    )
+    p.add_argument(
+        "-b",
+        "--background",
+        default="green",
+        help="image or video path, colour (green, #00b140, 0,177,64), blur[:1-100], transparent, none, "
+        "or a bundled background name (default: green)",
+    )
+    p.add_argument(
+        "--output-type", default="composite", choices=OUTPUT_TYPES, help="what to write (default: composite)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio")
+    enc = p.add_argument_group("encoding")
+    enc.add_argument(
+        "--codec", help="video encoder (default: libx264; libvpx-vp9 for .webm; prores_ks for alpha .mov)"
+    )
+    enc.add_argument("--crf", type=int, help="quality, lower is better (default: 17 for H.264, 18 for VP9)")
+    enc.add_argument("--preset", default="medium", help="H.264 speed preset (default: medium)")
+    enc.add_argument("--pix-fmt", help="pixel format (default: yuv420p; yuva444p10le/yuva420p with alpha)")
+    p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    _add_model_arguments(p)
     p.set_defaults(run=_run_video)
 
 
 def _run_video(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from livebg.sinks.video_file import EncoderOptions
+    from livebg.transcode import VideoJob, process_video
+
+    job = VideoJob(
+        input=args.input,
+        output=args.output,
+        background=args.background,
+        output_type=args.output_type,
+        overwrite=args.overwrite,
+        audio=not args.no_audio,
+        encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset, pixel_format=args.pix_fmt),
+        model=_model_config(args),
+    )
+    result = process_video(job, progress=None if args.no_progress else _progress_bar)
+    log.info(
+        "wrote %s: %d frames in %.1f s (%.1f fps)", result.output, result.frames, result.seconds, result.fps
+    )
+    return 0
+
+
+def _progress_bar(total: int | None) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -24,9 +24,13 @@ def select_device(requested: str = "auto") -> torch.device:
             f"unknown device {requested!r}; use one of {', '.join(DEVICE_CHOICES)} (or cuda:N)"
         ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu")
+        raise DeviceError(
+            "--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError("--device mps was asked for but Metal (MPS) is not available; use --device auto or cpu")
+        raise DeviceError(
+            "--device mps was asked for but Metal (MPS) is not available; use --device auto or cpu"
+        )
     if device.type not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"unsupported device {requested!r}; use one of {', '.join(DEVICE_CHOICES)}")
     return device

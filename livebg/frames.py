@@ -7,9 +7,9 @@ the OpenCV sources and sinks.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-import time
 
 import numpy as np
 import torch
@@ -44,10 +44,8 @@ def to_tensor(rgb: np.ndarray, device: torch.device, dtype: torch.dtype = torch.
     The uint8 data crosses to the device before the conversion to float (a quarter of the bytes).
     """
     t = torch.from_numpy(np.ascontiguousarray(rgb))
-    if device.type == "cuda":
-        t = t.pin_memory().to(device, non_blocking=True)
-    else:
-        t = t.to(device)
+    # Pinned memory lets the copy to a GPU run asynchronously.
+    t = t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
     return t.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255)
 
 

@@ -42,7 +42,9 @@ def load_rvm(name: str, checkpoint: Path, refiner: str | None = None) -> Matting
             f"pass a PyTorch checkpoint of {name} with --weights, or delete it to download it again"
         ) from exc
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise WeightsError(f"weights file {checkpoint} is not a PyTorch state dict; pass an RVM checkpoint (.pth)")
+        raise WeightsError(
+            f"weights file {checkpoint} is not a PyTorch state dict; pass an RVM checkpoint (.pth)"
+        )
     found = detect_variant(state_dict)
     if found != variant:
         what = f"an RVM {found} checkpoint" if found else "not an RVM checkpoint"

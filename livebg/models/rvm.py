@@ -302,7 +302,9 @@ class MattingNetwork(nn.Module):
         if variant not in _CHANNELS:
             raise ValueError(f"unknown RVM variant {variant!r}; expected one of {sorted(_CHANNELS)}")
         if refiner not in ("deep_guided_filter", "fast_guided_filter"):
-            raise ValueError(f"unknown refiner {refiner!r}; expected deep_guided_filter or fast_guided_filter")
+            raise ValueError(
+                f"unknown refiner {refiner!r}; expected deep_guided_filter or fast_guided_filter"
+            )
         backbone_out, aspp_out, feature_channels, decoder_channels = _CHANNELS[variant]
         self.variant = variant
         self.refiner_kind = refiner
@@ -311,7 +313,9 @@ class MattingNetwork(nn.Module):
         self.decoder = RecurrentDecoder(feature_channels, decoder_channels)
         self.project_mat = Projection(decoder_channels[-1], 4)
         self.project_seg = Projection(decoder_channels[-1], 1)
-        self.refiner = DeepGuidedFilterRefiner() if refiner == "deep_guided_filter" else FastGuidedFilterRefiner()
+        self.refiner = (
+            DeepGuidedFilterRefiner() if refiner == "deep_guided_filter" else FastGuidedFilterRefiner()
+        )
 
     def _decode(self, src_sm: Tensor, state: State) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
         f1, f2, f3, f4 = self.backbone(src_sm)
@@ -339,7 +343,9 @@ def downsample(src: Tensor, ratio: float) -> Tensor:
     """Bilinear resize by ``ratio`` (output size ``floor(size * ratio)``), identity at 1."""
     if ratio == 1:
         return src
-    return F.interpolate(src, scale_factor=ratio, mode="bilinear", align_corners=False, recompute_scale_factor=False)
+    return F.interpolate(
+        src, scale_factor=ratio, mode="bilinear", align_corners=False, recompute_scale_factor=False
+    )
 
 
 def detect_refiner(state_dict: dict[str, Tensor]) -> Refiner:

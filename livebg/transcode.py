@@ -1,0 +1,225 @@
+"""File to file: decode → matting session → compositor → encode, overlapped in three threads.
+
+The reader thread decodes ahead into a bounded queue, the calling thread runs the model and the
+compositor, and the writer thread encodes and muxes. Frames keep their order and their exact
+timestamps; audio packets travel through the same queues so the writer interleaves them as they came.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+
+from livebg.backgrounds import parse_background
+from livebg.compositing import Compositor
+from livebg.config import ModelConfig
+from livebg.errors import Interrupted, LivebgError
+from livebg.frames import Frame, to_tensor, to_uint8
+from livebg.matting.factory import create_session
+from livebg.matting.session import MattingSession
+from livebg.sinks.video_file import EncoderOptions, PngSequenceSink, VideoFileSink, is_png_sequence
+from livebg.sources.video_file import VideoFileSource, is_url
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TYPES = ("composite", "alpha", "foreground")
+_DONE = object()
+_QUEUE_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One clip to process. ``background`` is a ``--background`` spec (see livebg.backgrounds)."""
+
+    input: str
+    output: Path
+    background: str = "green"
+    output_type: str = "composite"
+    overwrite: bool = False
+    audio: bool = True
+    encoder: EncoderOptions = field(default_factory=EncoderOptions)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    output: Path
+    frames: int
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+ProgressFactory = Callable[[int | None], Any]
+
+
+def process_video(
+    job: VideoJob,
+    *,
+    session: MattingSession | None = None,
+    progress: ProgressFactory | None = None,
+) -> JobResult:
+    """Run ``job``; returns what was written. Raises a :class:`LivebgError` on bad input or output,
+    :class:`Interrupted` on Ctrl-C; in both cases nothing is left at the output path.
+
+    ``session`` reuses an existing session (its state is reset); ``progress(total)`` returns an object
+    with ``update(n)`` and ``close()`` (e.g. ``tqdm``).
+    """
+    background = parse_background(job.background)
+    try:
+        with VideoFileSource(job.input, with_audio=job.audio) as source:
+            alpha_out = job.output_type == "composite" and background.transparent
+            protect = [] if is_url(job.input) else [Path(job.input)]
+            if is_png_sequence(job.output):
+                sink: VideoFileSink | PngSequenceSink = PngSequenceSink(
+                    job.output, alpha=alpha_out, overwrite=job.overwrite, protect=protect
+                )
+                if source.audio:
+                    log.info("a PNG sequence has no audio: the input's audio is not kept")
+            else:
+                sink = VideoFileSink(
+                    job.output,
+                    width=source.width,
+                    height=source.height,
+                    rate=source.rate,
+                    alpha=alpha_out,
+                    overwrite=job.overwrite,
+                    protect=protect,
+                    time_base=source.time_base,
+                    options=job.encoder,
+                    audio_streams=source.audio,
+                )
+            with sink:
+                if background.needs_matte and session is None:
+                    session = create_session(job.model)
+                if session is not None:
+                    session.reset()
+                compositor = Compositor(background, output=job.output_type)
+                bar = progress(source.frame_count) if progress else None
+                try:
+                    frames, seconds = _run(source, session, compositor, sink, bar)
+                finally:
+                    if bar is not None:
+                        bar.close()
+    finally:
+        background.close()
+    return JobResult(job.output, frames, seconds)
+
+
+def _run(
+    source: VideoFileSource,
+    session: MattingSession | None,
+    compositor: Compositor,
+    sink: VideoFileSink | PngSequenceSink,
+    bar: Any,
+) -> tuple[int, float]:
+    stop = threading.Event()
+    decoded: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
+    composited: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
+    errors: list[BaseException] = []
+    device = session.device if session is not None else None
+    dtype = session.dtype if session is not None else None
+
+    def reader() -> None:
+        try:
+            for item in source:
+                if not _put(decoded, item, stop):
+                    return
+            _put(decoded, _DONE, stop)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    def writer() -> None:
+        try:
+            for item in _drain(composited, stop):
+                if isinstance(item, av.Packet):
+                    sink.mux(item)
+                    continue
+                image, frame = item
+                sink.write(image, time=frame.time, pts=frame.pts)
+                if bar is not None:
+                    bar.update(1)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    threads = [
+        threading.Thread(target=reader, name="livebg-decode"),
+        threading.Thread(target=writer, name="livebg-encode"),
+    ]
+    for t in threads:
+        t.start()
+    started = time.perf_counter()
+    count = 0
+    try:
+        for item in _drain(decoded, stop):
+            if isinstance(item, Frame):
+                item = (_composite(item, session, compositor, device, dtype), item)
+                count += 1
+            if not _put(composited, item, stop):
+                break
+        else:
+            _put(composited, _DONE, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        errors.append(Interrupted(f"interrupted after {count} frames; no output was written to {sink.path}"))
+    except BaseException as exc:
+        stop.set()
+        errors.append(exc)
+    finally:
+        for t in threads:
+            t.join()
+    if errors:
+        raise _first_error(errors)
+    return count, time.perf_counter() - started
+
+
+def _composite(
+    frame: Frame, session: MattingSession | None, compositor: Compositor, device: Any, dtype: Any
+) -> Any:
+    if session is None:  # background "none": the frame passes through untouched
+        return frame.rgb
+    src = to_tensor(frame.rgb, device, dtype)
+    out = compositor(src, session(src), frame.time)
+    return to_uint8(out)
+
+
+def _first_error(errors: list[BaseException]) -> BaseException:
+    """The error to report: the user's own interruption, then our own errors, then anything else."""
+    for kinds in ((Interrupted,), (LivebgError,)):
+        for exc in errors:
+            if isinstance(exc, kinds):
+                return exc
+    return errors[0]
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _drain(q: queue.Queue[Any], stop: threading.Event) -> Iterator[Any]:
+    while not stop.is_set():
+        try:
+            item = q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if item is _DONE:
+            return
+        yield item
