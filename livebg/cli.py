@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from livebg.config import ModelConfig
-from livebg.errors import Interrupted, LivebgError
+from livebg.errors import Interrupted, LivebgError, UsageError
 
 log = logging.getLogger("livebg")
 
@@ -65,6 +65,7 @@ def _model_config(args: argparse.Namespace) -> ModelConfig:
         refiner=args.refiner,
         downsample_ratio=args.downsample_ratio,
         precision=args.precision,
+        backend=args.backend,
         offline=args.offline,
     )
 
@@ -186,12 +187,44 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure each stage of the pipeline for each available backend")
+    p = sub.add_parser(
+        "bench",
+        help="measure each stage of the pipeline for each available backend",
+        description="Time per frame of decode, model, composite and encode, model-only and end-to-end "
+        "frames per second, and capture-to-output latency, for each inference backend.",
+    )
+    p.add_argument("clip", nargs="?", type=Path, help="video to take frames from (default: synthetic frames)")
+    p.add_argument("--frames", type=int, default=30, help="frames to measure (default: 30)")
+    p.add_argument("--size", default="1280x720", help="synthetic frame size WIDTHxHEIGHT (default: 1280x720)")
+    p.add_argument(
+        "--backends", default="torch,onnxruntime,openvino", help="comma-separated backends to measure"
+    )
+    p.add_argument("-b", "--background", default="blur", help="background to composite (default: blur)")
+    _add_model_arguments(p)
     p.set_defaults(run=_run_bench)
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from livebg.bench import BenchConfig, format_table, run_bench
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size {args.size!r} is not WIDTHxHEIGHT; write e.g. 1280x720") from None
+    config = BenchConfig(
+        clip=args.clip,
+        frames=args.frames,
+        size=(height, width),
+        backends=tuple(b.strip() for b in args.backends.split(",") if b.strip()),
+        background=args.background,
+        model=_model_config(args),
+    )
+    results = []
+    for result in run_bench(config):
+        results.append(result)
+        log.debug("%s", result)
+    print(format_table(results))
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ import av
 from livebg.backgrounds import parse_background
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
-from livebg.errors import Interrupted, LivebgError
+from livebg.errors import Interrupted, LivebgError, UsageError
 from livebg.frames import Frame, to_tensor, to_uint8
 from livebg.matting.factory import create_session
 from livebg.matting.session import MattingSession
+from livebg.sinks.image_file import ImageFileSink, is_image_path
 from livebg.sinks.video_file import EncoderOptions, PngSequenceSink, VideoFileSink, is_png_sequence
 from livebg.sources.video_file import VideoFileSource, is_url
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 OUTPUT_TYPES = ("composite", "alpha", "foreground")
 _DONE = object()
+Sink = VideoFileSink | PngSequenceSink | ImageFileSink
 _QUEUE_DEPTH = 8
 
 
@@ -80,10 +82,17 @@ def process_video(
         with VideoFileSource(job.input, with_audio=job.audio) as source:
             alpha_out = job.output_type == "composite" and background.transparent
             protect = [] if is_url(job.input) else [Path(job.input)]
-            if is_png_sequence(job.output):
-                sink: VideoFileSink | PngSequenceSink = PngSequenceSink(
+            if is_image_path(job.output):
+                if (source.frame_count or 1) > 1:
+                    raise UsageError(
+                        f"output {job.output} is a single image but {job.input} has "
+                        f"{source.frame_count} frames; use a video file or a PNG folder (a path ending in /)"
+                    )
+                sink: Sink = ImageFileSink(
                     job.output, alpha=alpha_out, overwrite=job.overwrite, protect=protect
                 )
+            elif is_png_sequence(job.output):
+                sink = PngSequenceSink(job.output, alpha=alpha_out, overwrite=job.overwrite, protect=protect)
                 if source.audio:
                     log.info("a PNG sequence has no audio: the input's audio is not kept")
             else:
@@ -120,7 +129,7 @@ def _run(
     source: VideoFileSource,
     session: MattingSession | None,
     compositor: Compositor,
-    sink: VideoFileSink | PngSequenceSink,
+    sink: Sink,
     bar: Any,
 ) -> tuple[int, float]:
     stop = threading.Event()

@@ -53,7 +53,9 @@ def make_clip(
             t = np.arange(samples) / 48000
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
             for start in range(0, samples, 1024):
-                chunk = av.AudioFrame.from_ndarray(tone[:, start : start + 1024], format="fltp", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(
+                    tone[:, start : start + 1024], format="fltp", layout="mono"
+                )
                 chunk.sample_rate = 48000
                 chunk.pts = start
                 for packet in aud.encode(chunk):

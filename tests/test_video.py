@@ -55,7 +55,9 @@ def test_variable_frame_rate_stays_variable(tmp_path: Path) -> None:
     assert probe(out).times == probe(clip).times == [Fraction(p, 100) for p in pts]
 
 
-def test_real_clip_alpha_matches_network_and_keeps_audio(data_dir: Path, rvm_checkpoint: Path, tmp_path: Path) -> None:
+def test_real_clip_alpha_matches_network_and_keeps_audio(
+    data_dir: Path, rvm_checkpoint: Path, tmp_path: Path
+) -> None:
     clip = data_dir / "webcam_desk_man_wavy_hair_512.mp4"
     out = tmp_path / "alpha.mp4"
     ratio = 0.25
@@ -187,7 +189,9 @@ def test_interruption_or_failure_leaves_no_output(exc: BaseException, clip: Path
     out.write_bytes(b"previous result")
     expected = Interrupted if isinstance(exc, KeyboardInterrupt) else RuntimeError
     with pytest.raises(expected):
-        process_video(VideoJob(str(clip), out, background="green", overwrite=True), session=_FailingSession(exc))
+        process_video(
+            VideoJob(str(clip), out, background="green", overwrite=True), session=_FailingSession(exc)
+        )
     assert out.read_bytes() == b"previous result"  # the old output is untouched
     assert _partials(tmp_path) == []
     new = tmp_path / "new.mp4"
@@ -234,7 +238,9 @@ def test_weights_problems_are_one_sentence(clip: Path, tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "livebg", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "livebg", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_reports_errors_in_one_line_without_traceback(clip: Path, tmp_path: Path) -> None:
@@ -249,6 +255,8 @@ def test_cli_reports_errors_in_one_line_without_traceback(clip: Path, tmp_path: 
         assert result.returncode != 0, args
         assert "Traceback" not in result.stderr, result.stderr
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("livebg: error:") and message in lines[0], result.stderr
+        assert len(lines) == 1 and lines[0].startswith("livebg: error:") and message in lines[0], (
+            result.stderr
+        )
     verbose = _cli("--verbose", *cases[0][0])
     assert "Traceback" in verbose.stderr

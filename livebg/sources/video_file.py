@@ -47,7 +47,9 @@ class VideoFileSource:
         # FFmpeg's "tty" demuxer renders any text file as ANSI art; nobody means that as a video.
         if not self._container.streams.video or self._container.format.name == "tty":
             self._container.close()
-            raise InputError(f"{self.source} has no video stream; pass a video file such as .mp4, .mov or .mkv")
+            raise InputError(
+                f"{self.source} has no video stream; pass a video file such as .mp4, .mov or .mkv"
+            )
         self.video = self._container.streams.video[0]
         self.video.thread_type = "AUTO"  # frame + slice threads in the decoder
         self.audio = list(self._container.streams.audio) if with_audio else []

@@ -1,0 +1,187 @@
+"""`livebg bench`: time per frame of every stage, for each available inference backend.
+
+Stages are timed one after another on the same frames (decode, model, composite, encode), after a
+warm-up; then the whole threaded file pipeline runs on the same frames for the end-to-end rate, and
+the capture-to-output latency of the live path is measured frame by frame (each frame from the moment
+it is decoded to the moment its composite is ready to be shown).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import av
+import numpy as np
+
+from livebg.backgrounds import parse_background
+from livebg.compositing import Compositor
+from livebg.config import ModelConfig
+from livebg.frames import to_tensor, to_uint8
+from livebg.matting.factory import create_session
+from livebg.sinks.video_file import EncoderOptions
+from livebg.sources.video_file import VideoFileSource
+from livebg.transcode import VideoJob, process_video
+
+_WARMUP = 3
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """``clip``: a video to read frames from (``None``: synthetic frames of ``size`` = (height, width))."""
+
+    clip: Path | None = None
+    frames: int = 30
+    size: tuple[int, int] = (720, 1280)
+    backends: tuple[str, ...] = ("torch", "onnxruntime", "openvino")
+    background: str = "blur"
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    backend: str
+    ratio: float
+    decode_ms: float
+    model_ms: float
+    composite_ms: float
+    encode_ms: float
+    pipeline_fps: float
+    latency_ms: float
+    latency_p95_ms: float
+    error: str | None = None
+
+    @property
+    def model_fps(self) -> float:
+        return 1000.0 / self.model_ms if self.model_ms else 0.0
+
+
+def _frames(config: BenchConfig) -> tuple[list[np.ndarray], float]:
+    """The frames to use and the time it took to decode each (ms; 0 for synthetic ones)."""
+    if config.clip is None:
+        rng = np.random.default_rng(0)
+        h, w = config.size
+        base = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        return [np.roll(base, 4 * i, axis=1) for i in range(config.frames)], 0.0
+    frames = []
+    start = time.perf_counter()
+    with VideoFileSource(config.clip, with_audio=False) as source:
+        for item in source:
+            frames.append(item.rgb)
+            if len(frames) == config.frames:
+                break
+    return frames, 1000 * (time.perf_counter() - start) / len(frames)
+
+
+def _write_clip(frames: list[np.ndarray], path: Path) -> Path:
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"crf": "12", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def _encode_ms(images: list[np.ndarray]) -> float:
+    h, w = images[0].shape[:2]
+    with av.open(os.devnull, "w", format="matroska") as out:
+        stream = out.add_stream("libx264", rate=30, options={"crf": "17", "preset": EncoderOptions().preset})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        start = time.perf_counter()
+        for rgb in images:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return 1000 * (time.perf_counter() - start) / len(images)
+
+
+def run_bench(config: BenchConfig) -> Iterator[BenchResult]:
+    """Yields one result per backend, as each finishes (a backend that cannot run gets ``error``)."""
+    frames, decode_ms = _frames(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = _write_clip(frames, Path(tmp) / "bench.mp4") if config.clip is None else config.clip
+        for backend in config.backends:
+            model = replace(config.model, backend=backend)
+            try:
+                yield _bench_backend(frames, decode_ms, clip, config, model, Path(tmp))
+            except Exception as exc:  # one backend failing must not hide the others' figures
+                yield BenchResult(
+                    backend, 0, decode_ms, 0, 0, 0, 0, 0, 0, error=str(exc) or type(exc).__name__
+                )
+
+
+def _bench_backend(
+    frames: list[np.ndarray], decode_ms: float, clip: Path, config: BenchConfig, model: ModelConfig, tmp: Path
+) -> BenchResult:
+    session = create_session(model)
+    background = parse_background(config.background)
+    compositor = Compositor(background)
+    h, w = frames[0].shape[:2]
+    ratio = session.current_ratio(h, w)
+    for rgb in frames[:_WARMUP]:
+        src = to_tensor(rgb, session.device, session.dtype)
+        compositor(src, session(src), 0.0)
+    session.reset()
+
+    model_s, composite_s, latencies, images = [], [], [], []
+    for i, rgb in enumerate(frames):
+        captured = time.perf_counter()
+        src = to_tensor(rgb, session.device, session.dtype)
+        matte = session(src)
+        modelled = time.perf_counter()
+        image = to_uint8(compositor(src, matte, i / 30))
+        done = time.perf_counter()
+        model_s.append(modelled - captured)
+        composite_s.append(done - modelled)
+        latencies.append(1000 * (done - captured) + decode_ms)
+        images.append(image)
+    encode_ms = _encode_ms(images)
+
+    job = VideoJob(str(clip), tmp / f"out-{model.backend}.mp4", background=config.background, overwrite=True)
+    job = replace(job, model=model, audio=False)
+    start = time.perf_counter()
+    result = process_video(job, session=session)
+    pipeline_fps = result.frames / (time.perf_counter() - start)
+    background.close()
+    return BenchResult(
+        backend=getattr(session, "backend", model.backend),
+        ratio=ratio,
+        decode_ms=decode_ms,
+        model_ms=1000 * statistics.median(model_s),
+        composite_ms=1000 * statistics.median(composite_s),
+        encode_ms=encode_ms,
+        pipeline_fps=pipeline_fps,
+        latency_ms=statistics.median(latencies),
+        latency_p95_ms=float(np.percentile(latencies, 95)),
+    )
+
+
+def format_table(results: list[BenchResult]) -> str:
+    header = (
+        f"{'backend':<12} {'ratio':>5} {'decode':>7} {'model':>7} {'compose':>8} {'encode':>7} "
+        f"{'model fps':>9} {'e2e fps':>8} {'latency p50/p95':>16}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in results:
+        if r.error:
+            lines.append(f"{r.backend:<12} unavailable: {r.error}")
+            continue
+        lines.append(
+            f"{r.backend:<12} {r.ratio:>5.3f} {r.decode_ms:>5.1f}ms {r.model_ms:>5.1f}ms "
+            f"{r.composite_ms:>6.1f}ms "
+            f"{r.encode_ms:>5.1f}ms {r.model_fps:>9.1f} {r.pipeline_fps:>8.1f} "
+            f"{r.latency_ms:>7.0f}/{r.latency_p95_ms:<4.0f}ms"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""Exporting the RVM network to ONNX for one frame size and downsample ratio, with a disk cache.
+
+An exported graph has fixed shapes: input ``src`` ``(1, 3, H, W)`` float32 RGB in [0, 1] and the
+recurrent states ``r1i..r4i``; outputs ``fgr``, ``pha`` and the next states ``r1o..r4o``. The states
+live at 1/2, 1/4, 1/8 and 1/16 of the downsampled frame; zeros start a stream (the network treats zero
+and missing states alike). Graphs are cached by model weights, refiner, size, ratio and torch version,
+so a second session (or a return to an earlier ratio) loads instead of exporting again.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from livebg.models.rvm import MattingNetwork
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+INPUT_NAMES = ("src", "r1i", "r2i", "r3i", "r4i")
+OUTPUT_NAMES = ("fgr", "pha", "r1o", "r2o", "r3o", "r4o")
+STATE_INPUTS = INPUT_NAMES[1:]
+STATE_OUTPUTS = OUTPUT_NAMES[2:]
+
+
+@dataclass(frozen=True)
+class ExportedGraph:
+    """An ONNX file on disk and the shapes of its recurrent states (``(1, C, h, w)`` each, r1..r4)."""
+
+    path: Path
+    height: int
+    width: int
+    ratio: float
+    state_shapes: tuple[tuple[int, ...], ...]
+
+
+class _ExplicitState(nn.Module):
+    """The network with its four states as separate inputs and outputs and the ratio fixed."""
+
+    def __init__(self, model: MattingNetwork, ratio: float) -> None:
+        super().__init__()
+        self.model = model
+        self.ratio = ratio
+
+    def forward(
+        self, src: Tensor, r1: Tensor, r2: Tensor, r3: Tensor, r4: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        fgr, pha, (s1, s2, s3, s4) = self.model(src, (r1, r2, r3, r4), self.ratio)
+        return fgr, pha, s1, s2, s3, s4
+
+
+def exported_dir() -> Path:
+    """Where exported graphs are kept: ``$LIVEBG_CACHE_DIR/exported``, else the user cache folder."""
+    root = os.environ.get("LIVEBG_CACHE_DIR")
+    if root:
+        return Path(root) / "exported"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("livebg")) / "exported"
+
+
+def model_fingerprint(model: MattingNetwork) -> str:
+    """A short hash of the network's kind and every weight, so a changed checkpoint exports afresh."""
+    digest = hashlib.sha256(f"{model.variant}/{model.refiner_kind}".encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.detach().to("cpu").reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@torch.inference_mode()
+def state_shapes(model: MattingNetwork, height: int, width: int, ratio: float) -> tuple[tuple[int, ...], ...]:
+    """Shapes of r1..r4 for one ``(height, width)`` frame at ``ratio``, found by running the network
+    once (rounding at odd sizes is the network's business, not a formula's)."""
+    probe = copy.deepcopy(model).float().eval()
+    src = torch.zeros(1, 3, height, width)
+    _, _, state = probe(src, (None, None, None, None), ratio)
+    return tuple(tuple(s.shape) for s in state)
+
+
+def graph_path(fingerprint: str, height: int, width: int, ratio: float, folder: Path | None = None) -> Path:
+    """The cache file for one graph; the name carries every part of the key."""
+    torch_version = torch.__version__.split("+")[0]
+    name = f"rvm-{fingerprint}-{width}x{height}-r{ratio:.6g}-torch{torch_version}-op{OPSET}.onnx"
+    return (folder or exported_dir()) / name
+
+
+def export_graph(
+    model: MattingNetwork,
+    height: int,
+    width: int,
+    ratio: float,
+    *,
+    folder: Path | None = None,
+    fingerprint: str | None = None,
+) -> ExportedGraph:
+    """The ONNX graph of ``model`` for ``(height, width)`` frames at ``ratio``, exported on a cache miss.
+
+    The file is written to a temporary name and renamed, so a crash or a second process never leaves a
+    half-written graph under the final name.
+    """
+    fingerprint = fingerprint or model_fingerprint(model)
+    shapes = state_shapes(model, height, width, ratio)
+    path = graph_path(fingerprint, height, width, ratio, folder)
+    if path.is_file():
+        log.debug("exported graph cache hit: %s", path)
+        return ExportedGraph(path, height, width, ratio, shapes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log.info("exporting %s %dx%d at ratio %g to ONNX (once; cached in %s)", model.variant, width, height,
+             ratio, path.parent)
+    # Exporting with the TorchScript exporter alters the eager module it traces (its outputs change
+    # afterwards in the same process), so a private copy is exported.
+    wrapper = _ExplicitState(copy.deepcopy(model).float().eval(), ratio).eval()
+    args = (torch.zeros(1, 3, height, width), *(torch.zeros(s) for s in shapes))
+    fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            # The exporter warns about Python values traced as constants; that is intended here.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                args,
+                tmp_name,
+                input_names=list(INPUT_NAMES),
+                output_names=list(OUTPUT_NAMES),
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return ExportedGraph(path, height, width, ratio, shapes)
