@@ -38,6 +38,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="scale at which the network sees the frame, in (0, 1] (default: longer side near 512 px)",
     )
     group.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "onnxruntime", "openvino"),
+        help="inference runtime (default: auto, the fastest available for the device)",
+    )
+    group.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "fp16"), help="default: fp16 on CUDA"
     )
     group.add_argument(
@@ -148,12 +154,125 @@ def _progress_bar(total: int | None) -> Any:
 
 
 def _add_webcam_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("webcam", help="live: camera to preview window and/or virtual camera")
+    from livebg.sinks.virtual_camera import LINUX_DRIVER_COMMAND
+    from livebg.sinks.window import hotkeys_help
+
+    def positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
+        def parse(text: str) -> Any:
+            try:
+                value = kind(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+            if not value > 0:
+                raise argparse.ArgumentTypeError(f"{text} is not positive")
+            return value
+
+        return parse
+
+    positive_int, positive_float = positive(int), positive(float)
+    p = sub.add_parser(
+        "webcam",
+        help="live: camera to preview window and/or virtual camera",
+        description="Live: replace the background of a camera's picture and show it in a preview window, "
+        "send it to a virtual camera that video-call programs can pick (--virtual-camera), and/or record "
+        "it. The preview is mirrored, as video-call programs show you to yourself; the virtual camera "
+        "and the recording are not. Unplugging the camera does not stop the program: it reconnects.",
+        epilog="hotkeys in the preview window:\n"
+        + hotkeys_help()
+        + "\n  (closing the window also quits; without a window, Ctrl-C stops)\n\n"
+        "virtual camera drivers: on Linux load v4l2loopback with\n  "
+        + LINUX_DRIVER_COMMAND
+        + "\non Windows and macOS install OBS Studio and start its Virtual Camera once.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cam = p.add_argument_group("capture")
+    cam.add_argument(
+        "--camera",
+        default="0",
+        help="camera index (0), device path (/dev/video2), video file or stream URL; a file plays at its "
+        "own frame rate, like a camera (default: 0)",
+    )
+    cam.add_argument("--width", type=positive_int, help="requested capture width in pixels")
+    cam.add_argument("--height", type=positive_int, help="requested capture height in pixels")
+    cam.add_argument("--fps", type=positive_float, help="requested capture frame rate")
+    cam.add_argument("--loop", action="store_true", help="restart a video file given as --camera at its end")
+    p.add_argument(
+        "-b",
+        "--background",
+        default="blur",
+        help="image or video path, colour (green, #00b140, 0,177,64), blur[:1-100], none, or a bundled "
+        "background name; n/p cycle through the bundled ones (default: blur)",
+    )
+    out = p.add_argument_group("outputs")
+    out.add_argument("--no-window", action="store_true", help="no preview window (headless)")
+    out.add_argument("--no-mirror", action="store_true", help="do not mirror the preview window")
+    out.add_argument(
+        "--mirror-output", action="store_true", help="mirror the virtual camera and the recording too"
+    )
+    out.add_argument("--no-hud", action="store_true", help="start with the HUD hidden (h shows it)")
+    out.add_argument(
+        "--virtual-camera", action="store_true", help="send the result to a virtual camera (pyvirtualcam)"
+    )
+    out.add_argument(
+        "--virtual-camera-backend",
+        metavar="NAME",
+        help="pyvirtualcam backend: v4l2loopback (Linux), obs, unitycapture (default: the first that works)",
+    )
+    out.add_argument(
+        "--virtual-camera-device", metavar="DEVICE", help="virtual camera device, e.g. /dev/video10"
+    )
+    out.add_argument(
+        "--virtual-camera-fps",
+        type=positive_float,
+        metavar="FPS",
+        help="frame rate of the virtual camera (default: the camera's)",
+    )
+    out.add_argument(
+        "--record", type=Path, metavar="OUTPUT", help="also record the result to this video file"
+    )
+    out.add_argument("--overwrite", action="store_true", help="replace the --record file if it exists")
+    out.add_argument(
+        "--snapshot-dir",
+        type=Path,
+        default=Path(),
+        help="folder for snapshots (s key), numbered livebg-NNNN.png, never overwritten (default: .)",
+    )
+    p.add_argument(
+        "--target-fps",
+        type=positive_float,
+        help="lower the downsample ratio automatically to hold this frame rate",
+    )
+    p.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this many seconds")
+    _add_model_arguments(p)
     p.set_defaults(run=_run_webcam)
 
 
 def _run_webcam(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from livebg.live import LiveConfig, run_live
+    from livebg.sources.camera import CaptureSettings
+
+    config = LiveConfig(
+        capture=CaptureSettings(
+            camera=args.camera, width=args.width, height=args.height, fps=args.fps, loop=args.loop
+        ),
+        background=args.background,
+        model=_model_config(args),
+        window=not args.no_window,
+        mirror_preview=not args.no_mirror,
+        mirror_output=args.mirror_output,
+        hud=not args.no_hud,
+        virtual_camera=args.virtual_camera,
+        virtual_camera_backend=args.virtual_camera_backend,
+        virtual_camera_device=args.virtual_camera_device,
+        virtual_camera_fps=args.virtual_camera_fps,
+        record=args.record,
+        overwrite=args.overwrite,
+        snapshot_dir=args.snapshot_dir,
+        target_fps=args.target_fps,
+        duration=args.duration,
+    )
+    run_live(config)
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -161,12 +280,25 @@ def _run_webcam(args: argparse.Namespace) -> int:
 
 
 def _add_cameras_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cameras", help="list capture devices and their modes")
+    p = sub.add_parser(
+        "cameras",
+        help="list capture devices and their modes",
+        description="List capture devices with their names and modes (pixel format, size, frame rates) "
+        "where the platform tells them. Pass the index or path to `livebg webcam --camera`.",
+    )
+    p.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="do not open cameras to find their modes (names only where the platform gives them)",
+    )
     p.set_defaults(run=_run_cameras)
 
 
 def _run_cameras(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from livebg.cameras import format_cameras, list_cameras
+
+    print(format_cameras(list_cameras(probe=not args.no_probe)))
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -174,12 +306,44 @@ def _run_cameras(args: argparse.Namespace) -> int:
 
 
 def _add_models_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list models and download their weights ahead of time")
+    p = sub.add_parser(
+        "models",
+        help="list models and download their weights ahead of time",
+        description="List the models that --model accepts, whether their weights are in the cache, their "
+        "licence and what they are for. With --download, fetch weights now (e.g. before going offline). "
+        "The cache folder is $LIVEBG_CACHE_DIR or the user cache folder; $LIVEBG_WEIGHTS_URL names a "
+        "mirror to download from.",
+    )
+    p.add_argument(
+        "--download",
+        nargs="+",
+        metavar="NAME",
+        help="download the weights of these models into the cache (all: every downloadable model)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="do not show the download progress bar")
     p.set_defaults(run=_run_models)
 
 
 def _run_models(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from livebg import weights
+    from livebg.matting.factory import model_names
+
+    known = [spec.name for spec in weights.model_specs()]
+    names = list(dict.fromkeys([*model_names(), *known]))
+    if not args.download:
+        print(weights.format_models(names))
+        return 0
+    wanted = known if "all" in args.download else list(dict.fromkeys(args.download))
+    for name in wanted:
+        if name not in known:
+            what = "are managed by torchvision and download on first use" if name in names else "are unknown"
+            raise UsageError(
+                f"the weights of model {name!r} {what}; --download accepts all, {', '.join(known)}"
+            )
+    for name in wanted:
+        path = weights.resolve_weights(name, progress=not args.no_progress)
+        print(f"{name}: {path}")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------

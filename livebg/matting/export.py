@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from livebg.models.rvm import MattingNetwork
+from livebg.models.rvm import MattingNetwork, downsample
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,17 @@ STATE_OUTPUTS = OUTPUT_NAMES[2:]
 
 @dataclass(frozen=True)
 class ExportedGraph:
-    """An ONNX file on disk and the shapes of its recurrent states (``(1, C, h, w)`` each, r1..r4)."""
+    """An ONNX file on disk and the shapes of its recurrent states (``(1, C, h, w)`` each, r1..r4).
+
+    ``exported`` is true when this call wrote the file (a cache miss).
+    """
 
     path: Path
     height: int
     width: int
     ratio: float
     state_shapes: tuple[tuple[int, ...], ...]
+    exported: bool = False
 
 
 class _ExplicitState(nn.Module):
@@ -79,11 +83,10 @@ def model_fingerprint(model: MattingNetwork) -> str:
 
 @torch.inference_mode()
 def state_shapes(model: MattingNetwork, height: int, width: int, ratio: float) -> tuple[tuple[int, ...], ...]:
-    """Shapes of r1..r4 for one ``(height, width)`` frame at ``ratio``, found by running the network
-    once (rounding at odd sizes is the network's business, not a formula's)."""
-    probe = copy.deepcopy(model).float().eval()
-    src = torch.zeros(1, 3, height, width)
-    _, _, state = probe(src, (None, None, None, None), ratio)
+    """Shapes of r1..r4 for one ``(height, width)`` frame at ``ratio``, found by running the network's
+    decoder once on the downsampled frame (its rounding at odd sizes is the network's business)."""
+    small = downsample(torch.zeros(1, 3, height, width), ratio)
+    _, _, state = model.float().eval()(small, (None, None, None, None), 1.0)
     return tuple(tuple(s.shape) for s in state)
 
 
@@ -115,8 +118,14 @@ def export_graph(
         log.debug("exported graph cache hit: %s", path)
         return ExportedGraph(path, height, width, ratio, shapes)
     path.parent.mkdir(parents=True, exist_ok=True)
-    log.info("exporting %s %dx%d at ratio %g to ONNX (once; cached in %s)", model.variant, width, height,
-             ratio, path.parent)
+    log.info(
+        "exporting %s %dx%d at ratio %g to ONNX (once; cached in %s)",
+        model.variant,
+        width,
+        height,
+        ratio,
+        path.parent,
+    )
     # Exporting with the TorchScript exporter alters the eager module it traces (its outputs change
     # afterwards in the same process), so a private copy is exported.
     wrapper = _ExplicitState(copy.deepcopy(model).float().eval(), ratio).eval()
@@ -141,4 +150,4 @@ def export_graph(
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    return ExportedGraph(path, height, width, ratio, shapes)
+    return ExportedGraph(path, height, width, ratio, shapes, exported=True)

@@ -9,9 +9,12 @@ import torch
 from livebg.config import ModelConfig
 from livebg.device import default_dtype, select_device
 from livebg.errors import UsageError, WeightsError
+from livebg.matting.backend import choose_backend, create_exported_session
 from livebg.matting.rvm_session import RVMSession
+from livebg.matting.segmentation import create_segmentation_session
 from livebg.matting.session import MattingSession
 from livebg.models.rvm import MattingNetwork, Refiner, detect_refiner, detect_variant
+from livebg.models.segmentation import SEGMENTATION_MODELS
 
 RVM_VARIANTS = {"rvm-mobilenetv3": "mobilenetv3", "rvm-resnet50": "resnet50"}
 REFINERS = ("deep_guided_filter", "fast_guided_filter")
@@ -74,17 +77,29 @@ def load_rvm(name: str, checkpoint: Path, refiner: str | None = None) -> Matting
 
 def create_session(config: ModelConfig) -> MattingSession:
     """A fresh session for one stream, with the model loaded on the chosen device."""
+    if config.name in SEGMENTATION_MODELS:
+        device = select_device(config.device)
+        return create_segmentation_session(config, device, resolve_dtype(config.precision, device))
     from livebg import weights
 
     device = select_device(config.device)
     dtype = resolve_dtype(config.precision, device)
     if config.name in RVM_VARIANTS:
+        backend = choose_backend(config.backend, device)  # before loading: a missing runtime fails fast
         checkpoint = weights.resolve_weights(config.name, config.weights, offline=config.offline)
         model = load_rvm(config.name, checkpoint, config.refiner)
+        if backend != "torch":
+            return create_exported_session(
+                backend,
+                model,
+                downsample_ratio=config.downsample_ratio,
+                precision=config.precision,
+                name=config.name,
+            )
         return RVMSession(model, device, dtype, config.downsample_ratio, name=config.name)
     raise UsageError(f"unknown model {config.name!r}; use one of {', '.join(model_names())}")
 
 
 def model_names() -> list[str]:
     """Every model name that ``--model`` accepts."""
-    return list(RVM_VARIANTS)
+    return [*RVM_VARIANTS, *SEGMENTATION_MODELS]

@@ -17,6 +17,8 @@ from torch.nn import functional as F
 from torchvision.models.mobilenetv3 import InvertedResidualConfig, MobileNetV3
 from torchvision.models.resnet import Bottleneck, ResNet
 
+from livebg.models.filters import box_filter
+
 Variant = Literal["mobilenetv3", "resnet50"]
 Refiner = Literal["deep_guided_filter", "fast_guided_filter"]
 State = tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None]
@@ -204,16 +206,6 @@ class Projection(nn.Module):
         return self.conv(x)
 
 
-def _box_filter(x: Tensor, radius: int) -> Tensor:
-    """Mean over a (2r+1)^2 window with zero padding, as two separable depthwise convolutions."""
-    k = 2 * radius + 1
-    c = x.shape[1]
-    kx = x.new_full((c, 1, 1, k), 1.0 / k)
-    ky = x.new_full((c, 1, k, 1), 1.0 / k)
-    x = F.conv2d(x, kx, padding=(0, radius), groups=c)
-    return F.conv2d(x, ky, padding=(radius, 0), groups=c)
-
-
 def _with_gray(x: Tensor) -> Tensor:
     return torch.cat([x, x.mean(1, keepdim=True)], dim=1)
 
@@ -232,10 +224,10 @@ class FastGuidedFilterRefiner(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         lr_x = _with_gray(base_src)
         lr_y = torch.cat([base_fgr, base_pha], dim=1)
-        mean_x = _box_filter(lr_x, self.radius)
-        mean_y = _box_filter(lr_y, self.radius)
-        cov_xy = _box_filter(lr_x * lr_y, self.radius) - mean_x * mean_y
-        var_x = _box_filter(lr_x * lr_x, self.radius) - mean_x * mean_x
+        mean_x = box_filter(lr_x, self.radius)
+        mean_y = box_filter(lr_y, self.radius)
+        cov_xy = box_filter(lr_x * lr_y, self.radius) - mean_x * mean_y
+        var_x = box_filter(lr_x * lr_x, self.radius) - mean_x * mean_x
         a = cov_xy / (var_x + self.eps)
         b = mean_y - a * mean_x
         size = fine_src.shape[2:]

@@ -1,0 +1,72 @@
+"""Putting the person in front of a background, on the model's device.
+
+``composite = fg * alpha + background * (1 - alpha)``, where ``fg`` is the model's predicted foreground
+(RVM's ``fgr``: the person's colours without the old background's spill) when it has one, else the
+frame itself. Everything stays on the frame's device and dtype; the blend is one ``lerp`` kernel.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from livebg.backgrounds import Background
+from livebg.errors import UsageError
+from livebg.matting.session import Matte
+
+OUTPUTS = ("composite", "alpha", "foreground")
+
+
+class Compositor:
+    """Frame + matte → output picture, for one stream.
+
+    ``output``: ``composite`` (the person over ``background``; RGBA with the matte as alpha when the
+    background is ``transparent``), ``alpha`` (the matte as 3-channel grey) or ``foreground`` (the
+    person's colours, RGB). ``background`` may be replaced between frames (hotkeys); replacing it closes
+    the previous one, which still renders if it is set again later.
+    """
+
+    def __init__(self, background: Background, output: str = "composite") -> None:
+        if output not in OUTPUTS:
+            raise UsageError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
+        self.output = output
+        self._background = background
+
+    @property
+    def background(self) -> Background:
+        return self._background
+
+    @background.setter
+    def background(self, background: Background) -> None:
+        previous, self._background = self._background, background
+        if previous is not background:
+            previous.close()
+
+    @property
+    def channels(self) -> int:
+        """Channels of the output: 4 (RGBA) for a transparent composite, else 3 (RGB)."""
+        return 4 if self.output == "composite" and self._background.transparent else 3
+
+    def __call__(self, src: Tensor, matte: Matte | None, time: float) -> Tensor:
+        """``src``: float RGB ``(B, 3, H, W)`` in [0, 1]; ``matte`` from the session (``None`` only when
+        the background needs none); ``time``: output timeline in seconds (drives video backgrounds).
+        Returns float ``(B, C, H, W)`` in [0, 1] on ``src``'s device, ``C`` = :attr:`channels`; it may be
+        ``src`` itself or a view, so do not write into it.
+        """
+        background = self._background  # read once: a hotkey may swap it from another thread
+        if not background.needs_matte:
+            return src
+        if matte is None:
+            raise ValueError(f"background {background.name!r} needs a matte but none was given")
+        alpha = matte.alpha
+        fg = matte.foreground if matte.foreground is not None else src
+        if self.output == "alpha":
+            return alpha.expand(-1, 3, -1, -1)
+        if self.output == "foreground":
+            return fg
+        if background.transparent:
+            return torch.cat([fg, alpha], dim=1)
+        picture = background.render(src, alpha, time)
+        if picture is None:
+            raise ValueError(f"background {background.name!r} rendered nothing for a composite")
+        return torch.lerp(picture, fg, alpha)

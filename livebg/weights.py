@@ -1,0 +1,396 @@
+"""Named model weights: a registry of specs, a per-user cache, and a verified download.
+
+The weights of a model are fetched only when asked for (:func:`resolve_weights`, ``livebg models
+--download``), never at import and never into the working directory. A download goes to a temporary
+``*.part`` file in the cache folder, is verified, and only then renamed to its final name, so the cache
+holds only complete files; on any failure or Ctrl-C the temporary file is removed.
+
+Verification: the byte count must equal the server's ``Content-Length``, and the spec's ``size`` and
+``sha256`` where they are known. Where no checksum is known the file must also load as a PyTorch state
+dict (``torch.load(weights_only=True)``).
+
+Environment variables:
+
+* ``LIVEBG_CACHE_DIR``: the folder that holds downloaded weights (default: the platform's user cache
+  folder for ``livebg``, then ``weights``, e.g. ``~/.cache/livebg/weights`` on Linux).
+* ``LIVEBG_OFFLINE=1``: never download (the same as ``--offline``); missing weights are an error.
+* ``LIVEBG_WEIGHTS_URL``: base URL of a mirror; the file name is appended, so
+  ``LIVEBG_WEIGHTS_URL=https://mirror.example.com/livebg`` fetches
+  ``https://mirror.example.com/livebg/rvm_mobilenetv3.pth``. Any URL that ``urllib`` opens works,
+  including ``file:///srv/weights`` for a shared folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.client import HTTPException
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import platformdirs
+from tqdm import tqdm
+
+from livebg.errors import InputNotFoundError, Interrupted, UsageError, WeightsError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "rvm-mobilenetv3"
+
+_CHUNK_BYTES = 1 << 16
+_TIMEOUT_S = 30.0  # per socket operation, not for the whole download
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """The weights of one named model.
+
+    ``filename`` is the name in the cache (and, with ``LIVEBG_WEIGHTS_URL``, on the mirror);
+    ``sha256`` (lowercase hex) and ``size`` (bytes) are ``None`` where no published value is known;
+    ``licence`` says under which terms the weights are distributed.
+    """
+
+    name: str
+    url: str
+    filename: str
+    sha256: str | None
+    size: int | None
+    licence: str
+    description: str
+
+    def __post_init__(self) -> None:
+        # Programming errors in a spec, not user input: the filename must not leave the cache folder.
+        if not self.name:
+            raise ValueError("a weights spec needs a name")
+        if not self.filename or Path(self.filename).name != self.filename or self.filename in (".", ".."):
+            raise ValueError(f"weights filename {self.filename!r} must be a plain file name")
+        if self.sha256 is not None and not _SHA256.fullmatch(self.sha256):
+            raise ValueError(f"sha256 of {self.name} must be 64 lowercase hex digits, got {self.sha256!r}")
+        if self.size is not None and self.size <= 0:
+            raise ValueError(f"size of {self.name} must be a positive byte count, got {self.size}")
+
+
+# The registry of named weights, filled below with the built-in models (like torchvision's and timm's).
+_REGISTRY: dict[str, WeightsSpec] = {}
+
+
+def register(spec: WeightsSpec) -> WeightsSpec:
+    """Add ``spec`` to the registry; a name can be registered only once (``ValueError``)."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"weights {spec.name!r} are already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> WeightsSpec:
+    """The registered spec of ``name``; an unknown name is a :class:`UsageError` listing the known ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UsageError(
+            f"no downloadable weights are known for model {name!r}; known: {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def model_specs() -> tuple[WeightsSpec, ...]:
+    """Every registered spec, in registration order."""
+    return tuple(_REGISTRY.values())
+
+
+def cache_dir() -> Path:
+    """The folder of downloaded weights: ``$LIVEBG_CACHE_DIR``, else the user cache folder. Not created
+    here; a download creates it."""
+    value = os.environ.get("LIVEBG_CACHE_DIR")
+    if value:
+        return Path(value).expanduser()
+    return Path(platformdirs.user_cache_dir("livebg")) / "weights"
+
+
+def cached_path(name: str) -> Path:
+    """Where the weights of ``name`` are (or will be) in the cache, whether present or not."""
+    return cache_dir() / get_spec(name).filename
+
+
+def weights_url(spec: WeightsSpec) -> str:
+    """The URL to download ``spec`` from: ``$LIVEBG_WEIGHTS_URL`` + file name if set, else ``spec.url``."""
+    mirror = os.environ.get("LIVEBG_WEIGHTS_URL")
+    if mirror:
+        return f"{mirror.rstrip('/')}/{spec.filename}"
+    return spec.url
+
+
+def offline_forced() -> bool:
+    """Whether ``LIVEBG_OFFLINE`` forbids downloads (``1``, ``true`` or ``yes``)."""
+    return os.environ.get("LIVEBG_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def resolve_weights(
+    name: str, path: Path | None = None, *, offline: bool = False, progress: bool = True
+) -> Path:
+    """The local file with the weights of model ``name``, downloading it into the cache if needed.
+
+    ``path`` (``--weights``) is returned as it is when it is a readable file. Otherwise the cached file
+    is used, or downloaded unless ``offline`` or ``LIVEBG_OFFLINE=1``. ``progress`` shows a progress bar
+    on stderr while downloading. Raises :class:`InputNotFoundError` for a bad ``path``,
+    :class:`UsageError` for an unknown ``name`` and :class:`WeightsError` when the weights are missing,
+    damaged or cannot be downloaded.
+    """
+    if path is not None:
+        return _check_user_file(Path(path).expanduser(), name)
+    spec = get_spec(name)
+    target = cache_dir() / spec.filename
+    if target.is_file():
+        _check_cached(spec, target)
+        return target
+    if offline or offline_forced():
+        why = "--offline" if offline else "LIVEBG_OFFLINE is set"
+        raise WeightsError(
+            f"the weights of {name} ({spec.filename}) are not in the cache and downloads are off ({why}); "
+            f"download {weights_url(spec)} on a machine with internet and put it at {target}, "
+            "or pass --weights PATH"
+        )
+    return download_weights(name, progress=progress)
+
+
+def download_weights(name: str, *, progress: bool = True) -> Path:
+    """Download the weights of ``name`` into the cache, replacing what is there only once the new file
+    is verified, and return its path. Raises :class:`WeightsError` (and :class:`Interrupted` on Ctrl-C);
+    either way no partial file is left."""
+    spec = get_spec(name)
+    folder = cache_dir()
+    target = folder / spec.filename
+    url = weights_url(spec)
+    advice = f"download it on a machine with internet and put it at {target}, or pass --weights PATH"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, part_name = tempfile.mkstemp(prefix=f"{spec.filename}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise WeightsError(
+            f"cannot write to the weights cache {folder} ({exc.strerror or exc}); "
+            "set LIVEBG_CACHE_DIR to a writable folder, or pass --weights PATH"
+        ) from exc
+    part = Path(part_name)
+    log.info("downloading %s from %s to %s", spec.filename, url, target)
+    done = False
+    try:
+        with os.fdopen(fd, "wb") as out:
+            received, expected, digest = _fetch(url, out, spec.filename, progress, advice)
+        _check_download(spec, url, part, received, expected, digest, advice)
+        os.replace(part, target)
+        done = True
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"download of {spec.filename} stopped; the partial file was removed") from exc
+    except OSError as exc:  # disk full, or the rename failed
+        raise WeightsError(f"could not save {spec.filename} to {target} ({exc}); {advice}") from exc
+    finally:
+        if not done:
+            part.unlink(missing_ok=True)
+    return target
+
+
+def format_models(names: Iterable[str]) -> str:
+    """A readable listing of the models ``names`` (as ``--model`` accepts them) with the state of their
+    weights; names without a registered spec are described as managed by torchvision."""
+    lines = []
+    for name in names:
+        title = f"{name} (default)" if name == DEFAULT_MODEL else name
+        spec = _REGISTRY.get(name)
+        if spec is None:
+            lines += [title, "  weights: managed by torchvision (torch hub cache), downloaded on first use"]
+            continue
+        target = cache_dir() / spec.filename
+        if target.is_file():
+            state = f"cached at {target} ({_human_size(target.stat().st_size)})"
+        else:
+            size = f", {_human_size(spec.size)}" if spec.size else ""
+            state = f"not downloaded{size} (livebg models --download {name})"
+        lines += [
+            f"{title}: {spec.description}",
+            f"  weights: {state}",
+            f"  licence: {spec.licence}",
+        ]
+    lines += ["", f"weights cache: {cache_dir()}"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def _check_user_file(path: Path, name: str) -> Path:
+    hint = f"check the path given to --weights, or leave --weights out to use the cached {name} weights"
+    if path.is_dir():
+        raise InputNotFoundError(f"weights path {path} is a folder; pass the checkpoint file itself")
+    if not path.is_file():
+        raise InputNotFoundError(f"weights file {path} does not exist; {hint}")
+    if not os.access(path, os.R_OK):
+        raise InputNotFoundError(f"weights file {path} cannot be read (permission denied); {hint}")
+    return path
+
+
+def _check_cached(spec: WeightsSpec, target: Path) -> None:
+    # Only verified files are ever renamed into the cache, so a mismatch means a file put there by hand
+    # or damaged on disk. It is reported, not deleted: it may be the user's only copy on an offline
+    # machine, and silently fetching 100 MB again would surprise. Deleting it is one command away.
+    if spec.size is not None and target.stat().st_size != spec.size:
+        found = f"{target.stat().st_size} bytes, expected {spec.size}"
+    elif spec.sha256 is not None and (digest := _sha256_of(target)) != spec.sha256:
+        found = f"sha256 {digest}, expected {spec.sha256}"
+    else:
+        return
+    raise WeightsError(
+        f"cached weights file {target} is damaged or another version ({found}); delete it and run again "
+        "to download it afresh, or pass your file with --weights PATH"
+    )
+
+
+def _fetch(
+    url: str, out: BinaryIO, filename: str, progress: bool, advice: str
+) -> tuple[int, int | None, str]:
+    """Copy ``url`` into ``out``; returns (bytes received, Content-Length or None, sha256 hex)."""
+    from livebg import __version__
+
+    request = urllib.request.Request(url, headers={"User-Agent": f"livebg/{__version__}"})
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
+            with _progress_bar(expected, filename, progress) as bar:
+                while chunk := response.read(_CHUNK_BYTES):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+    except urllib.error.HTTPError as exc:
+        raise WeightsError(
+            f"could not download {filename} from {url}: HTTP {exc.code} {exc.reason}; {advice}"
+        ) from exc
+    except urllib.error.URLError as exc:
+        raise WeightsError(f"could not download {filename} from {url}: {exc.reason}; {advice}") from exc
+    except (OSError, HTTPException, ValueError) as exc:  # timeouts, resets, protocol errors, bad URLs
+        reason = str(exc) or type(exc).__name__
+        raise WeightsError(f"could not download {filename} from {url}: {reason}; {advice}") from exc
+    return received, expected, digest.hexdigest()
+
+
+def _progress_bar(total: int | None, filename: str, enabled: bool) -> Any:
+    """A byte progress bar on stderr (size, speed, ETA); a no-op bar when not ``enabled``."""
+    return tqdm(
+        total=total,
+        desc=filename,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        dynamic_ncols=True,
+        file=sys.stderr,
+        disable=not enabled,
+    )
+
+
+def _check_download(
+    spec: WeightsSpec,
+    url: str,
+    part: Path,
+    received: int,
+    expected: int | None,
+    digest: str,
+    advice: str,
+) -> None:
+    if expected is not None and received != expected:
+        raise WeightsError(
+            f"download of {spec.filename} from {url} stopped after {received} of {expected} bytes; "
+            f"try again, or {advice}"
+        )
+    if spec.size is not None and received != spec.size:
+        raise WeightsError(
+            f"downloaded {spec.filename} from {url} has {received} bytes, expected {spec.size}, "
+            f"so it was discarded; {advice}"
+        )
+    if spec.sha256 is not None:
+        if digest != spec.sha256:
+            raise WeightsError(
+                f"downloaded {spec.filename} from {url} does not match its published checksum "
+                f"(sha256 {digest}, expected {spec.sha256}), so it was discarded; {advice}"
+            )
+        return
+    # Without a published checksum, at least make sure it is what it claims to be.
+    _check_state_dict(spec, url, part, advice)
+
+
+def _check_state_dict(spec: WeightsSpec, url: str, part: Path, advice: str) -> None:
+    import torch
+
+    try:
+        state_dict = torch.load(part, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a foreign or damaged file
+        raise WeightsError(
+            f"downloaded {spec.filename} from {url} is not a PyTorch checkpoint "
+            f"({type(exc).__name__}), so it was discarded; {advice}"
+        ) from exc
+    if not (
+        isinstance(state_dict, dict)
+        and state_dict
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items())
+    ):
+        raise WeightsError(
+            f"downloaded {spec.filename} from {url} is not a PyTorch state dict, so it was discarded; "
+            f"{advice}"
+        )
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Built-in weights. No checksum or size is published for the official RVM release files, so none is
+# pinned here: a download is checked against Content-Length and must load as a state dict.
+
+_RVM_RELEASE = "https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0"
+_RVM_LICENCE = "GPL-3.0 (weights by the Robust Video Matting authors)"
+
+register(
+    WeightsSpec(
+        name="rvm-mobilenetv3",
+        url=f"{_RVM_RELEASE}/rvm_mobilenetv3.pth",
+        filename="rvm_mobilenetv3.pth",
+        sha256=None,
+        size=None,
+        licence=_RVM_LICENCE,
+        description="Robust Video Matting, MobileNetV3 backbone; fast, suited to live video",
+    )
+)
+register(
+    WeightsSpec(
+        name="rvm-resnet50",
+        url=f"{_RVM_RELEASE}/rvm_resnet50.pth",
+        filename="rvm_resnet50.pth",
+        sha256=None,
+        size=None,
+        licence=_RVM_LICENCE,
+        description="Robust Video Matting, ResNet-50 backbone; slower, slightly finer mattes",
+    )
+)

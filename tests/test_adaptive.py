@@ -1,0 +1,128 @@
+"""The target-fps ratio controller, driven by synthetic timings (cost grows with the ratio squared)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from livebg.adaptive import RatioController
+from livebg.errors import UsageError
+
+
+def cost_model(fixed_ms: float, per_ratio_squared_ms: float) -> Callable[[float], float]:
+    """Seconds per frame at a ratio: a fixed part (decode, composite) plus the network's part."""
+    return lambda ratio: (fixed_ms + per_ratio_squared_ms * ratio * ratio) / 1000
+
+
+def simulate(controller: RatioController, cost: Callable[[float], float], frames: int) -> tuple[list, int]:
+    """Feed ``frames`` frame times; returns the ratio used at each frame and the number of changes."""
+    used, changes = [], 0
+    for _ in range(frames):
+        ratio = controller.ratio
+        used.append(ratio)
+        if controller.update(cost(ratio)) is not None:
+            changes += 1
+    return used, changes
+
+
+def test_ladder_runs_from_the_starting_ratio_down_to_the_minimum() -> None:
+    assert RatioController(30, 0.375).ratios == (0.375, 0.2812, 0.2109, 0.1582, 0.125)
+    assert RatioController(30, 0.5, min_ratio=0.25, step=0.5).ratios == (0.5, 0.25)
+    # A starting ratio below the minimum is the only rung.
+    assert RatioController(30, 0.1).ratios == (0.1,)
+
+
+def test_steps_down_until_the_frame_budget_is_met_and_stays_there() -> None:
+    controller = RatioController(30, 0.375)  # budget 33.3 ms
+    # 59 ms at 0.375, 37.7 ms at 0.2812, 25.6 ms at 0.2109 (fits, but not below 0.7 x budget = 23.3 ms)
+    used, changes = simulate(controller, cost_model(10, 350), 600)
+    assert controller.ratio == 0.2109
+    assert changes == 2
+    # The first step waits for a full median window (9 frames); the next also skips 3 settle frames.
+    assert used.index(0.2812) == 9
+    assert used.index(0.2109) == 9 + 3 + 9
+    assert used[21:] == [0.2109] * (600 - 21)
+
+
+def test_returns_the_new_ratio_only_when_it_changes() -> None:
+    controller = RatioController(30, 0.375, window=1, settle_frames=0)
+    assert controller.update(0.010) is None  # fast, and already at the top
+    assert controller.update(0.050) == 0.2812
+    assert controller.ratio == 0.2812
+
+
+def test_steps_back_up_when_the_load_goes_away() -> None:
+    controller = RatioController(30, 0.375)
+    simulate(controller, cost_model(10, 350), 100)  # busy machine
+    assert controller.ratio == 0.2109
+    used, changes = simulate(controller, cost_model(5, 100), 400)  # the load is gone: 19 ms at 0.375
+    assert controller.ratio == 0.375
+    assert changes == 2
+    # Raising needs hold_frames (30) frames of headroom after a full window: no hasty climb.
+    assert used[:40] == [0.2109] * 40
+
+
+def test_does_not_raise_without_clear_headroom() -> None:
+    controller = RatioController(30, 0.375)
+    simulate(controller, cost_model(10, 350), 100)
+    # 24 ms at 0.2109: within budget but above 0.7 x budget; climbing would make 0.2812 too slow.
+    used, changes = simulate(controller, lambda ratio: 0.024 if ratio < 0.25 else 0.040, 1000)
+    assert changes == 0
+    assert set(used) == {0.2109}
+
+
+def test_a_rung_that_is_just_too_slow_is_retried_ever_less_often() -> None:
+    controller = RatioController(30, 0.375)
+    # 36 ms at 0.375 (just over the 33 ms budget); 20 ms at 0.2812 (well below 0.7 x budget).
+    used, changes = simulate(controller, cost_model(0, 256), 6000)
+    too_slow_frames = used.count(0.375)
+    # Without backoff it would climb back every ~40 frames (about 300 changes); with a doubling wait
+    # (150, 300, 600, 1200, 1800, 1800... frames) only a handful of retries happen.
+    assert changes <= 16
+    assert too_slow_frames / len(used) < 0.03
+    assert used[-1] == 0.2812
+
+
+def test_a_single_slow_frame_changes_nothing() -> None:
+    controller = RatioController(30, 0.375)
+    for i in range(200):
+        seconds = 0.5 if i in (50, 120) else 0.015  # two hiccups (500 ms) among 15 ms frames
+        assert controller.update(seconds) is None
+    assert controller.ratio == 0.375
+
+
+def test_frames_right_after_a_change_are_not_counted() -> None:
+    controller = RatioController(30, 0.375, window=3, settle_frames=2)
+    for _ in range(3):
+        controller.update(0.050)
+    assert controller.ratio == 0.2812
+    # The first frames at the new ratio include compiling its graph: seconds, not milliseconds.
+    controller.update(4.0)
+    controller.update(0.9)
+    for _ in range(10):
+        assert controller.update(0.025) is None
+    assert controller.ratio == 0.2812
+
+
+def test_stays_at_the_minimum_when_even_that_is_too_slow() -> None:
+    controller = RatioController(30, 0.25, min_ratio=0.125, step=0.5)
+    used, changes = simulate(controller, lambda ratio: 0.200, 200)
+    assert controller.ratio == 0.125
+    assert changes == 1
+    assert used.count(0.25) == 9
+    assert controller.typical_time == pytest.approx(0.200)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        ({"target_fps": 0, "max_ratio": 0.5}, "frame rate 0"),
+        ({"target_fps": 30, "max_ratio": 1.5}, "ratio 1.5"),
+        ({"target_fps": 30, "max_ratio": 0.5, "step": 1.0}, "step 1.0"),
+        ({"target_fps": 30, "max_ratio": 0.5, "min_ratio": 0}, "minimum ratio 0"),
+    ],
+)
+def test_rejects_values_outside_their_range(kwargs: dict, word: str) -> None:
+    with pytest.raises(UsageError, match=word):
+        RatioController(**kwargs)

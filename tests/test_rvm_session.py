@@ -1,0 +1,92 @@
+"""The RVM session carries the recurrent state from frame to frame and forgets it when it should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from livebg.matting.factory import load_rvm
+from livebg.matting.rvm_session import RVMSession
+from livebg.matting.session import MattingSession, auto_downsample_ratio
+from livebg.models.rvm import MattingNetwork
+
+
+@pytest.fixture(scope="module")
+def session() -> RVMSession:
+    torch.manual_seed(0)
+    return RVMSession(MattingNetwork("mobilenetv3", "fast_guided_filter").eval(), torch.device("cpu"))
+
+
+def _frames(n: int, size: tuple[int, int] = (72, 128)) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return [torch.rand(1, 3, *size, generator=g) for _ in range(n)]
+
+
+def test_is_a_matting_session(session: RVMSession) -> None:
+    assert isinstance(session, MattingSession)
+
+
+def test_state_is_carried_and_reset(session: RVMSession) -> None:
+    a, b = _frames(2)
+    session.reset()
+    session(a)
+    carried = session(b).alpha
+    session.reset()
+    fresh = session(b).alpha
+    assert (carried - fresh).abs().max() > 1e-4  # the previous frame changed the result
+    session.reset()
+    session(a)
+    again = session(b).alpha
+    assert torch.equal(again, carried)  # and the same history gives the same result
+
+
+def test_size_change_starts_afresh(session: RVMSession) -> None:
+    session.reset()
+    small = _frames(1, (64, 96))[0]
+    fresh = session(small).alpha
+    session.reset()
+    for frame in _frames(2):
+        session(frame)
+    after_other_size = session(small).alpha  # must not reuse the other size's state
+    assert torch.equal(after_other_size, fresh)
+
+
+def test_output_contract(session: RVMSession) -> None:
+    matte = session(_frames(1, (90, 160))[0])
+    assert matte.alpha.shape == (1, 1, 90, 160) and matte.foreground.shape == (1, 3, 90, 160)
+    assert 0 <= matte.alpha.min() and matte.alpha.max() <= 1
+
+
+def test_automatic_ratio_targets_512_pixels() -> None:
+    assert auto_downsample_ratio(1080, 1920) == pytest.approx(512 / 1920)
+    assert auto_downsample_ratio(720, 1280) == pytest.approx(0.4)
+    assert auto_downsample_ratio(480, 480) == 1.0
+    session = RVMSession(MattingNetwork("mobilenetv3", "fast_guided_filter"), torch.device("cpu"))
+    assert session.current_ratio(2160, 3840) == pytest.approx(512 / 3840)
+    session.downsample_ratio = 0.25
+    assert session.current_ratio(2160, 3840) == 0.25
+
+
+def test_matte_is_right_where_the_person_is(data_dir: Path, rvm_checkpoint: Path) -> None:
+    """A still with a reference alpha (P3M-Net's): our matte agrees where the reference is sure."""
+    import cv2
+    import numpy as np
+
+    from livebg.frames import to_tensor
+
+    rgb = cv2.cvtColor(cv2.imread(str(data_dir / "portrait_02.jpg")), cv2.COLOR_BGR2RGB)
+    reference = cv2.imread(str(data_dir / "portrait_02_p3mnet_alpha.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    rgb = cv2.resize(rgb, (640, 360), interpolation=cv2.INTER_AREA)
+    reference = cv2.resize(reference, (640, 360), interpolation=cv2.INTER_AREA)
+    session = RVMSession(load_rvm("rvm-mobilenetv3", rvm_checkpoint), torch.device("cpu"))
+    src = to_tensor(rgb, session.device)
+    for _ in range(3):  # a few repeats let the recurrent state settle, as on a still camera
+        alpha = session(src).alpha[0, 0].numpy()
+    person, background = reference > 0.95, reference < 0.05
+    assert person.mean() > 0.05 and background.mean() > 0.2
+    assert alpha[person].mean() > 0.9, alpha[person].mean()
+    assert alpha[background].mean() < 0.1, alpha[background].mean()
+    iou = np.logical_and(alpha > 0.5, reference > 0.5).sum() / np.logical_or(alpha > 0.5, reference > 0.5).sum()
+    assert iou > 0.85, iou
