@@ -423,7 +423,6 @@ class VideoBackground:
             if not count and container.duration:
                 count = math.ceil(container.duration / 1_000_000 * self.rate)
             self._frame_estimate = int(count or 0)
-            self._source_size = (stream.codec_context.height, stream.codec_context.width)
         self._key: tuple[int, int, torch.device, torch.dtype] | None = None
         self._frames: Tensor | None = None  # cached loop, uint8 (N, 3, H, W) on the device
         self._times: list[float] = []
@@ -462,7 +461,8 @@ class VideoBackground:
         if self._frames is not None:
             index = self._index_at(time)
             if self._shown is None or self._shown[0] != index:
-                self._shown = (index, self._frames[index : index + 1].to(src.dtype).div_(255))
+                frame = self._frames[index : index + 1].to(src.dtype, memory_format=torch.contiguous_format)
+                self._shown = (index, frame.div_(255))
         else:
             index, rgb = self._sequential(time)
             if self._shown is None or self._shown[0] != index:
@@ -473,7 +473,7 @@ class VideoBackground:
         return 0 < self._frame_estimate * height * width * 3 <= self.cache_bytes
 
     def _fill_cache(self, height: int, width: int, device: torch.device) -> None:
-        frames: list[Tensor] = []
+        frames: list[np.ndarray] = []
         budget = self.cache_bytes // (height * width * 3)
         decoder = _Decoder(self)
         for seconds, rgb in decoder:
@@ -483,12 +483,13 @@ class VideoBackground:
                 self._times = []
                 return
             self._times.append(seconds)
-            frames.append(torch.from_numpy(cover_fit(rgb, height, width)).to(device).permute(2, 0, 1))
+            frames.append(cover_fit(rgb, height, width))
         decoder.close()
         if not frames:
             raise BackgroundError(f"background video {self.path} has no decodable frames; give another file")
         self.period = decoder.end
-        self._frames = torch.stack(frames)
+        # Stacked on the host and moved in one copy: the device holds the loop once, as uint8.
+        self._frames = torch.from_numpy(np.stack(frames)).to(device).permute(0, 3, 1, 2)
 
     def _index_at(self, time: float) -> int:
         local = time % self.period if self.period else 0.0
@@ -522,7 +523,8 @@ class VideoBackground:
 
 
 class _Decoder:
-    """Sequential RGB frames of a video with times in seconds from its first frame."""
+    """Sequential frames of a video with times in seconds from its first frame. Frames are converted to
+    RGB only when used, so skipping ahead (a background faster than the output) costs decoding only."""
 
     def __init__(self, video: VideoBackground) -> None:
         self._path = video.path
@@ -535,13 +537,19 @@ class _Decoder:
         self._count = 0
         self.current_index = -1
         self.current_time = -math.inf
-        self.current_rgb: np.ndarray = np.zeros((1, 1, 3), np.uint8)
-        self._pending: tuple[float, float, np.ndarray] | None = None
+        self._current: av.VideoFrame | None = None
+        self._pending: tuple[float, av.VideoFrame] | None = None
         self.end = 0.0  # time just after the last frame decoded so far
         self._done = False
 
-    def _next(self) -> tuple[float, float, np.ndarray] | None:
-        """(time, duration, rgb) of the next frame, or None at the end."""
+    @property
+    def current_rgb(self) -> np.ndarray:
+        if self._current is None:
+            raise RuntimeError("no frame decoded yet")  # internal misuse, not a user error
+        return self._current.to_ndarray(format="rgb24")
+
+    def _next(self) -> tuple[float, av.VideoFrame] | None:
+        """(time, frame) of the next frame, or None at the end; extends ``end``."""
         if self._done:
             return None
         try:
@@ -561,23 +569,20 @@ class _Decoder:
             seconds = float(self._count / self._rate)
         duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
         self._count += 1
-        return seconds, duration or float(1 / self._rate), frame.to_ndarray(format="rgb24")
+        self.end = max(self.end, seconds + (duration or float(1 / self._rate)))
+        return seconds, frame
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         while (item := self._next()) is not None:
-            seconds, duration, rgb = item
-            self.end = max(self.end, seconds + duration)
-            yield seconds, rgb
+            yield item[0], item[1].to_ndarray(format="rgb24")
 
     def advance(self) -> bool:
         item = self._pending or self._next()
         self._pending = None
         if item is None:
             return False
-        seconds, duration, rgb = item
         self.current_index += 1
-        self.current_time, self.current_rgb = seconds, rgb
-        self.end = max(self.end, seconds + duration)
+        self.current_time, self._current = item
         return True
 
     def seek_forward(self, local: float) -> bool:

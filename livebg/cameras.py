@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 
-from livebg.sources.camera import decode_fourcc, opencv_backend
+from livebg.sources.camera import decode_fourcc, opencv_backend, quiet_opencv
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,8 @@ def _probed_cameras() -> list[CameraDevice]:
 def _opencv_modes(device: int | str) -> tuple[CameraMode, ...]:
     """Ask the camera for a few common sizes and keep the distinct ones it actually delivers."""
 
-    cap = cv2.VideoCapture(device, opencv_backend())
+    with quiet_opencv():
+        cap = cv2.VideoCapture(device, opencv_backend())
     try:
         if not cap.isOpened():
             return ()

@@ -49,6 +49,27 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--offline", action="store_true", help="never download weights (also LIVEBG_OFFLINE=1)"
     )
+    seg = parser.add_argument_group("segmentation models (fcn-resnet50, deeplabv3-*, lraspp-*)")
+    seg.add_argument(
+        "--keep-classes",
+        default="person",
+        type=_class_list,
+        help="comma-separated VOC classes kept in front of the background, e.g. person,dog,cat "
+        "(default: person)",
+    )
+    seg.add_argument(
+        "--no-smoothing", dest="smoothing", action="store_false", help="no temporal smoothing of the mask"
+    )
+    seg.add_argument(
+        "--no-refine-edges",
+        dest="refine_edges",
+        action="store_false",
+        help="no guided-filter refinement of the mask's edges against the frame",
+    )
+
+
+def _class_list(text: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in text.split(",") if name.strip())
 
 
 def _ratio(text: str) -> float:
@@ -73,6 +94,9 @@ def _model_config(args: argparse.Namespace) -> ModelConfig:
         precision=args.precision,
         backend=args.backend,
         offline=args.offline,
+        keep_classes=args.keep_classes,
+        smoothing=args.smoothing,
+        refine_edges=args.refine_edges,
     )
 
 

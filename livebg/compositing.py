@@ -22,8 +22,9 @@ class Compositor:
 
     ``output``: ``composite`` (the person over ``background``; RGBA with the matte as alpha when the
     background is ``transparent``), ``alpha`` (the matte as 3-channel grey) or ``foreground`` (the
-    person's colours, RGB). ``background`` may be replaced between frames (hotkeys); replacing it closes
-    the previous one, which still renders if it is set again later.
+    person's colours, RGB). ``background`` may be replaced between frames (hotkeys), also from another
+    thread: the previous one is closed by the next call, in the compositing thread (never while it
+    renders), and still renders if it is set again later. ``close()`` closes the current one too.
     """
 
     def __init__(self, background: Background, output: str = "composite") -> None:
@@ -31,6 +32,7 @@ class Compositor:
             raise UsageError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
         self.output = output
         self._background = background
+        self._retired: list[Background] = []
 
     @property
     def background(self) -> Background:
@@ -40,7 +42,7 @@ class Compositor:
     def background(self, background: Background) -> None:
         previous, self._background = self._background, background
         if previous is not background:
-            previous.close()
+            self._retired.append(previous)
 
     @property
     def channels(self) -> int:
@@ -54,6 +56,7 @@ class Compositor:
         ``src`` itself or a view, so do not write into it.
         """
         background = self._background  # read once: a hotkey may swap it from another thread
+        self._close_retired(keep=background)
         if not background.needs_matte:
             return src
         if matte is None:
@@ -70,3 +73,14 @@ class Compositor:
         if picture is None:
             raise ValueError(f"background {background.name!r} rendered nothing for a composite")
         return torch.lerp(picture, fg, alpha)
+
+    def close(self) -> None:
+        """Closes the background and any replaced ones; idempotent."""
+        self._close_retired(keep=None)
+        self._background.close()
+
+    def _close_retired(self, keep: Background | None) -> None:
+        while self._retired:
+            retired = self._retired.pop()
+            if retired is not keep:
+                retired.close()

@@ -31,6 +31,7 @@ from livebg.compositing import Compositor
 from livebg.config import ModelConfig
 from livebg.errors import BackgroundError, CameraError, UsageError
 from livebg.frames import Frame, to_tensor, to_uint8
+from livebg.matting.factory import create_session
 from livebg.matting.session import MattingSession
 from livebg.sinks.video_file import EncoderOptions, VideoFileSink
 from livebg.sinks.virtual_camera import VirtualCameraSink
@@ -221,8 +222,6 @@ class _LiveLoop:
         )
 
     def _create_session(self) -> MattingSession:
-        from livebg.matting.factory import create_session
-
         log.info("loading %s", self.config.model.name)
         return create_session(self.config.model)
 
@@ -247,8 +246,6 @@ class _LiveLoop:
                     if not self.source.connected and now - last_placeholder >= 0.1:
                         last_placeholder = now
                         self._show_placeholder()
-                    elif self.window is not None and self.paused and self._last_output is not None:
-                        self._show_window(self._last_output)
                     if not self._handle_keys():
                         break
                     continue
@@ -272,9 +269,8 @@ class _LiveLoop:
                 self.stats.resets += 1
             self._stream_key = key
         background = self.compositor.background
-        needs_matte = background.needs_matte or self.show_matte
         began = time.perf_counter()
-        if needs_matte:
+        if background.needs_matte or self.show_matte:
             session = self._ensure_session()
             if self.config.target_fps is not None and self.ratio_controller is None:
                 # The ladder starts at the ratio the session would use for this size.
@@ -284,14 +280,14 @@ class _LiveLoop:
             matte = session(src)
             output = to_uint8(self.compositor(src, matte, frame.time))
             self._last_matte = to_uint8(matte.alpha.expand(-1, 3, -1, -1)) if self.show_matte else None
+            if self.ratio_controller is not None:
+                ratio = self.ratio_controller.update(time.perf_counter() - began)
+                if ratio is not None:
+                    session.downsample_ratio = ratio
+                    log.info("downsample ratio %.3g to hold %g fps", ratio, self.config.target_fps)
         else:
             output = frame.rgb
             self._last_matte = None
-        if self.ratio_controller is not None and self.session is not None:
-            ratio = self.ratio_controller.update(time.perf_counter() - began)
-            if ratio is not None:
-                self.session.downsample_ratio = ratio
-                log.info("downsample ratio %.3g to hold %g fps", ratio, self.config.target_fps)
         self._emit(output)
         now = time.perf_counter()
         self.stats.latencies.append(now - frame.captured_at)

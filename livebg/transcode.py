@@ -78,6 +78,9 @@ def process_video(
     with ``update(n)`` and ``close()`` (e.g. ``tqdm``).
     """
     background = parse_background(job.background)
+    if not background.needs_matte and job.output_type != "composite":
+        background.close()
+        raise UsageError(f"--output-type {job.output_type} needs the model, but --background none skips it")
     try:
         with VideoFileSource(job.input, with_audio=job.audio) as source:
             alpha_out = job.output_type == "composite" and background.transparent

@@ -184,8 +184,9 @@ def test_background_can_be_switched_between_frames(tmp_path: Path) -> None:
     first = compositor(src, matte, 0.0)
     assert np.abs(first[0, :, 12, 16].numpy() * 255 - _COLOURS[0]).max() < 4
     compositor.background = parse_background("#ff0000")
-    assert video._frames is None  # the replaced background released its frames
+    assert video._frames is not None  # closed by the next call, in the compositing thread
     assert torch.equal(compositor(src, matte, 0.04)[0, :, 0, 0], torch.tensor([1.0, 0.0, 0.0]))
+    assert video._frames is None  # the replaced background released its frames
     compositor.background = parse_background("blur:40")  # sigma 0.5 px at this height
     weak = compositor(src, matte, 0.08)
     compositor.background = parse_background("blur:100")
@@ -196,6 +197,9 @@ def test_background_can_be_switched_between_frames(tmp_path: Path) -> None:
     compositor.background = video  # a closed background works again when switched back
     assert compositor.channels == 3
     assert np.abs(compositor(src, matte, 0.11)[0, :, 12, 16].numpy() * 255 - _COLOURS[1]).max() < 4
+    compositor.close()
+    compositor.close()
+    assert video._frames is None
 
 
 # --- through the file pipeline ----------------------------------------------------------------------------

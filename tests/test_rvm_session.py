@@ -56,7 +56,7 @@ def test_size_change_starts_afresh(session: RVMSession) -> None:
 def test_output_contract(session: RVMSession) -> None:
     matte = session(_frames(1, (90, 160))[0])
     assert matte.alpha.shape == (1, 1, 90, 160) and matte.foreground.shape == (1, 3, 90, 160)
-    assert 0 <= matte.alpha.min() and matte.alpha.max() <= 1
+    assert matte.alpha.min() >= 0 and matte.alpha.max() <= 1
 
 
 def test_automatic_ratio_targets_512_pixels() -> None:
@@ -88,5 +88,7 @@ def test_matte_is_right_where_the_person_is(data_dir: Path, rvm_checkpoint: Path
     assert person.mean() > 0.05 and background.mean() > 0.2
     assert alpha[person].mean() > 0.9, alpha[person].mean()
     assert alpha[background].mean() < 0.1, alpha[background].mean()
-    iou = np.logical_and(alpha > 0.5, reference > 0.5).sum() / np.logical_or(alpha > 0.5, reference > 0.5).sum()
+    iou = (
+        np.logical_and(alpha > 0.5, reference > 0.5).sum() / np.logical_or(alpha > 0.5, reference > 0.5).sum()
+    )
     assert iou > 0.85, iou

@@ -16,12 +16,17 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from livebg.config import ModelConfig
-from livebg.errors import UsageError, WeightsError
+from livebg.errors import InputNotFoundError, UsageError, WeightsError
 from livebg.matting.factory import create_session, model_names
-from livebg.matting.segmentation import SegmentationSession, cached_weights_path, class_indices
+from livebg.matting.segmentation import (
+    SegmentationSession,
+    cached_weights_path,
+    class_indices,
+    load_segmentation,
+)
 from livebg.matting.session import MattingSession
 from livebg.matting.temporal import TemporalSmoother
-from livebg.models.filters import box_mean, fast_guided_filter, guided_filter
+from livebg.models.filters import box_mean, guided_filter
 from livebg.models.segmentation import SEGMENTATION_MODELS, VOC_CLASSES, build_segmentation
 
 CPU = torch.device("cpu")
@@ -230,6 +235,18 @@ def test_cached_weights_load_without_network(monkeypatch: pytest.MonkeyPatch, tm
     assert session(torch.rand(1, 3, 32, 32)).alpha.shape == (1, 1, 32, 32)
 
 
+def test_damaged_cache_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    cached = cached_weights_path("fcn-resnet50")
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"half a download")
+    monkeypatch.setenv("LIVEBG_OFFLINE", "1")
+    with pytest.raises(WeightsError, match="delete it to download it again") as info:
+        create_session(ModelConfig(name="fcn-resnet50", device="cpu"))
+    assert str(cached) in str(info.value)
+    with pytest.raises(UsageError, match="unknown segmentation model"):
+        load_segmentation("fcn-resnet101")
+
+
 def test_failed_download_names_url_and_cache_path(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="cannot download") as info:
         create_session(ModelConfig(name="lraspp-mobilenetv3", device="cpu"))
@@ -248,7 +265,7 @@ def test_weights_of_another_layout_are_refused(tmp_path: Path) -> None:
     text.write_text("not a checkpoint")
     with pytest.raises(WeightsError, match="cannot read weights file"):
         create_session(ModelConfig(name="lraspp-mobilenetv3", weights=text, device="cpu"))
-    with pytest.raises(WeightsError, match="does not exist"):
+    with pytest.raises(InputNotFoundError, match="does not exist"):
         create_session(ModelConfig(name="lraspp-mobilenetv3", weights=tmp_path / "missing.pth"))
 
 
@@ -418,13 +435,33 @@ def test_refinement_moves_coarse_edges_onto_the_image_edges() -> None:
 
     coarse_all, coarse_band = _edge_errors(alpha(False), truth)
     refined_all, refined_band = _edge_errors(alpha(True), truth)
-    # Measured: band 0.44 -> 0.27, whole image 0.068 -> 0.064.
+    # Measured: band 0.377 -> 0.260, whole image 0.0682 -> 0.0654.
     assert refined_band < 0.75 * coarse_band, (coarse_band, refined_band)
     assert refined_all < coarse_all
 
-    # The filter itself, on the same pair at the network's resolution.
-    low = F.interpolate(image, (96, 128), mode="bilinear", antialias=True).mean(1, keepdim=True)
-    coarse_low = F.interpolate(F.interpolate(truth, (12, 16), mode="area"), (96, 128), mode="bilinear")
-    direct = fast_guided_filter(low, coarse_low, image.mean(1, keepdim=True), 1, 1e-3).clamp(0, 1)
-    assert direct.shape == (1, 1, height, width)
-    assert _edge_errors(direct, truth)[1] < coarse_band
+    # Cut at 0.5, the refined edge lies on the star's: measured 840 -> 25 pixels on the wrong side.
+    wrong_coarse = ((alpha(False) > 0.5) != (truth > 0.5)).sum().item()
+    wrong_refined = ((alpha(True) > 0.5) != (truth > 0.5)).sum().item()
+    assert wrong_refined < 0.5 * wrong_coarse, (wrong_coarse, wrong_refined)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", list(SEGMENTATION_MODELS))
+def test_half_precision_on_the_gpu_agrees_with_the_cpu(name: str, tmp_path: Path) -> None:
+    weights = _random_weights(name, tmp_path / "w.pth")
+    gpu = create_session(ModelConfig(name=name, weights=weights, device="cuda", precision="fp16"))
+    cpu = create_session(ModelConfig(name=name, weights=weights, device="cpu"))
+    for session in (gpu, cpu):  # stronger heads than random ones, as in the exact-probability test
+        with torch.no_grad():
+            for layer in session.network.modules():
+                if isinstance(layer, nn.Conv2d) and layer.out_channels == len(VOC_CLASSES):
+                    layer.weight.mul_(300)
+    torch.manual_seed(4)
+    frames = [torch.rand(1, 3, 360, 640) for _ in range(3)]
+    for frame in frames:
+        on_gpu = gpu(frame.to("cuda", torch.float16)).alpha
+        on_cpu = cpu(frame).alpha
+        assert on_gpu.device.type == "cuda" and on_gpu.dtype == torch.float16
+        assert on_gpu.shape == (1, 1, 360, 640)
+        assert (on_gpu.float().cpu() - on_cpu).abs().max().item() < 0.02

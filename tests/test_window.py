@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from .test_live import solid, write_clip
 
 pytestmark = pytest.mark.display
 
-LIVEBG = [sys.executable, "/tmp/livewin/run_cli.py"]
+LIVEBG = [sys.executable, "-m", "livebg"]
 TOOLS = ("Xvfb", "xdotool", "import")
 
 
@@ -61,12 +62,22 @@ def display() -> Iterator[dict[str, str]]:
 class LiveWindow:
     """A `livebg webcam` process with its window on the virtual display."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, command: list[str] | None = None
+    ) -> None:
         self.env = env
         self.process = subprocess.Popen(
-            [*LIVEBG, "webcam", *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [*(command or [*LIVEBG, "webcam"]), *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-        self.window = self._find_window(timeout=90)
+        try:
+            self.window = self._find_window(timeout=60)
+        except BaseException:
+            self.process.kill()
+            raise
 
     def _find_window(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -253,3 +264,64 @@ def test_quit_keys_end_cleanly_and_the_preview_is_mirrored(
     finally:
         if live.process.poll() is None:
             live.process.kill()
+
+
+DRIVER = """
+import json, sys
+import cv2  # before av: see PyAV issue #978
+import numpy as np
+import pyvirtualcam
+
+record = {"frames": 0, "left": [], "size": None}
+
+
+class Recorder:
+    def __init__(self, *, width, height, fps, fourcc, device):
+        record["size"] = [width, height]
+        self._shape = (height, width, 3)
+
+    def send(self, frame):
+        picture = frame.reshape(self._shape)
+        record["frames"] += 1
+        record["left"] = [int(v) for v in picture[:, : self._shape[1] // 2].reshape(-1, 3).mean(axis=0)]
+
+    def close(self):
+        with open(sys.argv[1], "w") as f:
+            json.dump(record, f)
+
+    def device(self):
+        return "recorder"
+
+    def native_fourcc(self):
+        return None
+
+
+pyvirtualcam.register_backend("recorder", Recorder)
+from livebg.cli import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_window_and_virtual_camera_together(display: dict[str, str], tmp_path: Path) -> None:
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    report = tmp_path / "virtual_camera.json"
+    picture = solid((255, 0, 0), (96, 128))
+    picture[:, 64:] = (0, 0, 255)
+    clip = write_clip(tmp_path / "halves.mp4", [picture] * 30)
+    args = ["--camera", str(clip), "--loop", "--background", "none", "--no-hud"]
+    args += ["--virtual-camera", "--virtual-camera-backend", "recorder"]
+    live = LiveWindow(args, display, tmp_path, command=[sys.executable, str(driver), str(report), "webcam"])
+    try:
+        live.wait_for(lambda s: fraction(s[:, : s.shape[1] // 2], (0, 0, 255)) > 0.9)  # preview mirrored
+        time.sleep(1)
+        live.key("q")
+        assert live.wait() == 0, live.stderr
+    finally:
+        if live.process.poll() is None:
+            live.process.kill()
+    sent = json.loads(report.read_text())
+    assert sent["size"] == [128, 96] and sent["frames"] >= 25
+    red, green, blue = sent["left"]
+    assert red > 230 and green < 25 and blue < 25  # the virtual camera is not mirrored: red on the left

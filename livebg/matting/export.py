@@ -85,8 +85,10 @@ def model_fingerprint(model: MattingNetwork) -> str:
 def state_shapes(model: MattingNetwork, height: int, width: int, ratio: float) -> tuple[tuple[int, ...], ...]:
     """Shapes of r1..r4 for one ``(height, width)`` frame at ``ratio``, found by running the network's
     decoder once on the downsampled frame (its rounding at odd sizes is the network's business)."""
-    small = downsample(torch.zeros(1, 3, height, width), ratio)
-    _, _, state = model.float().eval()(small, (None, None, None, None), 1.0)
+    probe = copy.deepcopy(model).eval() if model.training else model  # leave the caller's mode alone
+    weight = next(model.parameters())
+    small = downsample(torch.zeros(1, 3, height, width, device=weight.device, dtype=weight.dtype), ratio)
+    _, _, state = probe(small, (None, None, None, None), 1.0)
     return tuple(tuple(s.shape) for s in state)
 
 
@@ -128,7 +130,7 @@ def export_graph(
     )
     # Exporting with the TorchScript exporter alters the eager module it traces (its outputs change
     # afterwards in the same process), so a private copy is exported.
-    wrapper = _ExplicitState(copy.deepcopy(model).float().eval(), ratio).eval()
+    wrapper = _ExplicitState(copy.deepcopy(model).cpu().float().eval(), ratio).eval()
     args = (torch.zeros(1, 3, height, width), *(torch.zeros(s) for s in shapes))
     fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -21,8 +21,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from livebg import weights as weights_module
 from livebg.config import ModelConfig
-from livebg.errors import UsageError, WeightsError
+from livebg.errors import InputNotFoundError, UsageError, WeightsError
 from livebg.matting.session import Matte, auto_downsample_ratio
 from livebg.matting.temporal import TemporalSmoother
 from livebg.models.filters import fast_guided_filter
@@ -35,7 +36,6 @@ from livebg.models.segmentation import (
 
 log = logging.getLogger(__name__)
 
-OFFLINE_ENV = "LIVEBG_OFFLINE"
 # Guided filter: the radius in pixels of the network's input, tied to the networks' output grid (stride
 # 8) rather than to the picture, so it scales with the frame through the downsample ratio; the
 # regularisation is in grey-level units squared. Tuned on the P3M portraits in shared/data against their
@@ -43,11 +43,6 @@ OFFLINE_ENV = "LIVEBG_OFFLINE"
 # while the whole-image error stays the same; wider windows or a smaller eps pull background texture in.
 _GUIDE_RADIUS = 4
 _GUIDE_EPS = 1e-3
-
-
-def offline_requested(offline: bool = False) -> bool:
-    """Whether downloads are off: ``offline`` itself or the environment variable ``LIVEBG_OFFLINE``."""
-    return offline or os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def cached_weights_path(name: str) -> Path:
@@ -71,36 +66,49 @@ def class_indices(names: Sequence[str]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(indices))
 
 
-def load_segmentation(name: str, weights: Path | None = None, offline: bool = False) -> SegmentationNetwork:
-    """The network ``name`` with its weights: ``weights`` if given, else the official checkpoint from
-    torch hub's cache, downloaded there first unless offline. Raises :class:`WeightsError`."""
-    if name not in SEGMENTATION_MODELS:
-        raise UsageError(f"unknown segmentation model {name!r}; use one of {', '.join(SEGMENTATION_MODELS)}")
-    if weights is not None:
-        return _network_from_file(name, Path(weights), f"pass a {name} state dict with --weights")
+def fetch_weights(name: str, offline: bool = False) -> Path:
+    """The official checkpoint of segmentation model ``name`` in torch hub's cache, downloaded there
+    through torchvision's weights API (hash checked) unless it is cached already or downloads are off.
+    Raises :class:`WeightsError` with the URL and the path to put the file at."""
+    _check_name(name)
     cached = cached_weights_path(name)
     if cached.is_file():  # checked first so that a cached model never touches the network
-        return _network_from_file(name, cached, "delete it to download it again, or pass --weights PATH")
-    url = SEGMENTATION_MODELS[name].weights.url
-    if offline_requested(offline):
+        return cached
+    weights = SEGMENTATION_MODELS[name].weights
+    if offline or weights_module.offline_forced():
         raise WeightsError(
             f"the {name} weights are not in torch hub's cache and downloads are off (--offline or "
-            f"{OFFLINE_ENV}); download {url} to {cached}, or pass --weights PATH"
+            f"LIVEBG_OFFLINE); download {weights.url} to {cached}, or pass --weights PATH"
         )
-    log.info("downloading the %s weights from %s to %s", name, url, cached)
+    log.info("downloading the %s weights from %s to %s", name, weights.url, cached)
     try:
-        SEGMENTATION_MODELS[name].weights.get_state_dict(progress=True, check_hash=True)
+        weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
     except Exception as exc:  # urllib, torch.hub's hash check and torch.load raise many kinds
         raise WeightsError(
-            f"cannot download the {name} weights from {url} ({type(exc).__name__}: {exc}); "
+            f"cannot download the {name} weights from {weights.url} ({type(exc).__name__}: {exc}); "
             f"download that file to {cached} yourself, or pass --weights PATH"
         ) from exc
+    return cached
+
+
+def load_segmentation(name: str, weights: Path | None = None, offline: bool = False) -> SegmentationNetwork:
+    """The network ``name`` with ``weights`` (a state dict file) or else the official checkpoint
+    (:func:`fetch_weights`), loaded strictly. Raises :class:`WeightsError`."""
+    _check_name(name)
+    if weights is not None:
+        return _network_from_file(name, Path(weights), f"pass a {name} state dict with --weights")
+    cached = fetch_weights(name, offline)
     return _network_from_file(name, cached, "delete it to download it again, or pass --weights PATH")
+
+
+def _check_name(name: str) -> None:
+    if name not in SEGMENTATION_MODELS:
+        raise UsageError(f"unknown segmentation model {name!r}; use one of {', '.join(SEGMENTATION_MODELS)}")
 
 
 def _network_from_file(name: str, path: Path, remedy: str) -> SegmentationNetwork:
     if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist; {remedy}")
+        raise InputNotFoundError(f"weights file {path} does not exist; {remedy}")
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a damaged or foreign file
@@ -174,7 +182,7 @@ class SegmentationSession:
         # Measured on CPU at 520x292: LR-ASPP takes ~0.35 s channels-last and ~2.8 s contiguous.
         small = small.contiguous(memory_format=torch.channels_last)
         logits = self.network(small)
-        # Softmax in float32: fp16 logits of confident pixels overflow exp().
+        # float32 from here: in fp16 the guided filter's local variances (~1e-3) keep too few digits.
         mask = logits.float().softmax(dim=1)[:, self.classes].sum(dim=1, keepdim=True)
         if self.smoother is not None:
             mask = self.smoother(mask)

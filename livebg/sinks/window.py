@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import sys
 from collections.abc import Sequence
 
 import cv2
@@ -63,6 +64,11 @@ class PreviewWindow:
         self.show_help = False
         self._shown = False
         self._closed = False
+        if sys.platform.startswith("linux") and _loaded_before("av", "cv2"):
+            log.warning(
+                "PyAV was imported before OpenCV: its private libxcb can make OpenCV's window hang "
+                "(PyAV issue #978); import cv2 before av"
+            )
         # GUI_NORMAL: no toolbar or status bar, so the picture fills the window.
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
 
@@ -122,6 +128,12 @@ class PreviewWindow:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _loaded_before(first: str, second: str) -> bool:
+    """Whether module ``first`` started importing before ``second`` (``sys.modules`` keeps that order)."""
+    names = list(sys.modules)
+    return first in sys.modules and (second not in sys.modules or names.index(first) < names.index(second))
 
 
 def _draw_text_block(bgr: np.ndarray, lines: Sequence[str], *, corner: str) -> None:

@@ -1,1 +1,1 @@
-"""Frame sources and sinks."""
+"""Where frames come from: video files and streams (``video_file``) and live cameras (``camera``)."""

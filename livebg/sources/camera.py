@@ -7,6 +7,7 @@ like a camera; that is how tests and benchmarks drive live mode.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import threading
@@ -99,6 +100,17 @@ def opencv_backend() -> int:
     return cv2.CAP_ANY
 
 
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own warnings (a missing camera): our errors say it better, in one line."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def decode_fourcc(value: float) -> str | None:
     """The four characters of an OpenCV ``CAP_PROP_FOURCC`` value, or ``None`` when it holds none."""
     code = int(value)
@@ -114,7 +126,8 @@ class OpenCVReader:
 
     def __init__(self, device: int | str, settings: CaptureSettings) -> None:
         self.name = f"camera {device}"
-        self._cap = cv2.VideoCapture(device, opencv_backend())
+        with quiet_opencv():
+            self._cap = cv2.VideoCapture(device, opencv_backend())
         if not self._cap.isOpened():
             self._cap.release()
             raise CameraError(
@@ -181,8 +194,9 @@ class PyAVReader:
         try:
             container = av.open(self.source, mode="r")
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise CameraError(
-                f"cannot open {self.source} as a camera ({type(exc).__name__}: {exc}); "
+                f"cannot open {self.source} as a camera ({reason}); "
                 "pass a camera index, a device path, a video file or a stream URL"
             ) from None
         if not container.streams.video:
