@@ -350,22 +350,29 @@ def _add_models_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_models(args: argparse.Namespace) -> int:
     from livebg import weights
-    from livebg.matting.factory import model_names
+    from livebg.matting import segmentation
 
-    known = [spec.name for spec in weights.model_specs()]
-    names = list(dict.fromkeys([*model_names(), *known]))
+    rvm = [spec.name for spec in weights.model_specs()]
+    seg = list(segmentation.SEGMENTATION_MODELS)
     if not args.download:
-        print(weights.format_models(names))
+        print(weights.format_models(rvm))
+        for name in seg:
+            path = segmentation.cached_weights_path(name)
+            if path.is_file():
+                state = f"cached at {path}"
+            else:
+                state = f"not downloaded (livebg models --download {name})"
+            print(f"{name}: torchvision person segmentation (VOC classes)\n  weights: {state}")
         return 0
-    wanted = known if "all" in args.download else list(dict.fromkeys(args.download))
+    wanted = [*rvm, *seg] if "all" in args.download else list(dict.fromkeys(args.download))
+    unknown = [name for name in wanted if name not in rvm and name not in seg]
+    if unknown:
+        raise UsageError(f"unknown model {unknown[0]!r}; --download accepts all, {', '.join([*rvm, *seg])}")
     for name in wanted:
-        if name not in known:
-            what = "are managed by torchvision and download on first use" if name in names else "are unknown"
-            raise UsageError(
-                f"the weights of model {name!r} {what}; --download accepts all, {', '.join(known)}"
-            )
-    for name in wanted:
-        path = weights.resolve_weights(name, progress=not args.no_progress)
+        if name in rvm:
+            path = weights.resolve_weights(name, progress=not args.no_progress)
+        else:
+            path = segmentation.fetch_weights(name)
         print(f"{name}: {path}")
     return 0
 

@@ -42,5 +42,6 @@ def rvm_checkpoint(shared_dir: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the user's weights cache from a test."""
+    """Never touch the user's weights caches (ours and torch hub's) from a test."""
     monkeypatch.setenv("LIVEBG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "livebg-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))

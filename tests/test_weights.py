@@ -370,15 +370,13 @@ def test_missing_weights_path_is_input_not_found(tmp_path: Path) -> None:
 def test_models_lists_every_model_and_its_cache_state(
     mirror: FileServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import livebg.matting.factory as factory
-
-    monkeypatch.setattr(factory, "model_names", lambda: ["rvm-mobilenetv3", "rvm-resnet50", "fcn-resnet50"])
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "rvm-mobilenetv3 (default): Robust Video Matting" in out
     assert "not downloaded (livebg models --download rvm-resnet50)" in out
     assert out.count("GPL-3.0") == 2
-    assert "fcn-resnet50\n  weights: managed by torchvision (torch hub cache)" in out
+    assert "fcn-resnet50: torchvision person segmentation" in out
+    assert "not downloaded (livebg models --download lraspp-mobilenetv3)" in out
     assert "tiny: a tiny test checkpoint" in out
     assert f"weights cache: {weights.cache_dir()}" in out
 
@@ -393,6 +391,7 @@ def test_models_download_fetches_ahead_of_time(
     registry: dict[str, WeightsSpec],
     checkpoint_bytes: bytes,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registry.clear()
     weights.register(make_spec())
@@ -401,9 +400,14 @@ def test_models_download_fetches_ahead_of_time(
 
     assert main(["models", "--download", "tiny", "--no-progress"]) == 0
     assert capsys.readouterr().out == f"tiny: {weights.cache_dir() / 'tiny.pth'}\n"
+    from livebg.matting import segmentation
+
+    fetched: list[str] = []
+    monkeypatch.setattr(segmentation, "fetch_weights", lambda name: fetched.append(name) or Path(name))
     assert main(["models", "--download", "all", "--no-progress"]) == 0
     assert cache_files() == ["tiny.pth", "tiny2.pth"]
     assert mirror.requests == ["/mirror/tiny.pth", "/mirror/tiny2.pth"]  # tiny was cached already
+    assert fetched == list(segmentation.SEGMENTATION_MODELS)  # torchvision's go through torch hub
 
 
 def test_models_download_refuses_unknown_names(

@@ -75,6 +75,10 @@ class LiveWindow:
         )
         try:
             self.window = self._find_window(timeout=60)
+        except AssertionError as exc:
+            self.process.kill()
+            stderr = self.process.communicate()[1].decode()
+            raise AssertionError(f"{exc}; its messages:\n{stderr[-2000:]}") from None
         except BaseException:
             self.process.kill()
             raise
@@ -83,7 +87,7 @@ class LiveWindow:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"livebg exited early: {self.process.communicate()[1].decode()}")
+                raise AssertionError(f"livebg exited early with code {self.process.returncode}")
             found = self.xdotool("search", "--name", "^livebg$", check=False).split()
             if found:
                 return found[0]
