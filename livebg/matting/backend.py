@@ -66,7 +66,7 @@ def choose_backend(requested: str, device: torch.device) -> str:
             return "torch"
         for backend in _CPU_PREFERENCE:
             if runtime_available(backend):
-                log.info("--backend auto chose %s for the CPU", backend)
+                log.debug("--backend auto chose %s for the CPU", backend)
                 return backend
         log.info("no OpenVINO or ONNX Runtime; %s makes the CPU about twice as fast", _INSTALL["openvino"])
         return "torch"
