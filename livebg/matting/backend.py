@@ -68,7 +68,7 @@ def choose_backend(requested: str, device: torch.device) -> str:
             if runtime_available(backend):
                 log.debug("--backend auto chose %s for the CPU", backend)
                 return backend
-        log.info("no OpenVINO or ONNX Runtime; %s makes the CPU about twice as fast", _INSTALL["openvino"])
+        log.debug("no OpenVINO or ONNX Runtime; %s makes the CPU about twice as fast", _INSTALL["openvino"])
         return "torch"
     if requested != "torch":
         if device.type != "cpu":
