@@ -338,7 +338,8 @@ class _LiveLoop:
         if self.session is not None:
             height, width = self.output_size
             ratio = self.session.current_ratio(height, width)
-            lines.append(f"{self.session.name} on {self.session.device}  ratio {ratio:.3g}")
+            session = self.session
+            lines.append(f"{session.name} on {session.device} ({session.backend})  ratio {ratio:.3g}")
         state = [self.compositor.background.name]
         if self.paused:
             state.append("paused")

@@ -114,6 +114,11 @@ def process_video(
             with sink:
                 if background.needs_matte and session is None:
                     session = create_session(job.model)
+                    ratio = session.current_ratio(source.height, source.width)
+                    log.info(
+                        "%s on %s with %s, downsample ratio %.3g",
+                        session.name, session.device, session.backend, ratio,
+                    )
                 if session is not None:
                     session.reset()
                 compositor = Compositor(background, output=job.output_type)

@@ -106,13 +106,16 @@ def model_specs() -> tuple[WeightsSpec, ...]:
     return tuple(_REGISTRY.values())
 
 
-def cache_dir() -> Path:
-    """The folder of downloaded weights: ``$LIVEBG_CACHE_DIR``, else the user cache folder. Not created
-    here; a download creates it."""
+def cache_root() -> Path:
+    """livebg's cache folder: ``$LIVEBG_CACHE_DIR``, else the platform's user cache folder
+    (``~/.cache/livebg`` on Linux). Downloaded weights and exported graphs live in it."""
     value = os.environ.get("LIVEBG_CACHE_DIR")
-    if value:
-        return Path(value).expanduser()
-    return Path(platformdirs.user_cache_dir("livebg")) / "weights"
+    return Path(value).expanduser() if value else Path(platformdirs.user_cache_dir("livebg"))
+
+
+def cache_dir() -> Path:
+    """The folder of downloaded weights, ``cache_root()/weights``. Not created here; a download does."""
+    return cache_root() / "weights"
 
 
 def cached_path(name: str) -> Path:

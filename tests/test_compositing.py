@@ -209,6 +209,7 @@ class _DiscSession:
     """A model stand-in whose matte is a centred disc (alpha 1 inside, 0 outside)."""
 
     name = "disc"
+    backend = "test"
     device = torch.device("cpu")
     dtype = torch.float32
     downsample_ratio = None

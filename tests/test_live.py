@@ -63,6 +63,7 @@ class FakeSession:
     """A MattingSession whose matte is a function of the frame it is given; ``delay`` seconds each."""
 
     name = "fake"
+    backend = "test"
     device = torch.device("cpu")
     dtype = torch.float32
 

@@ -92,6 +92,7 @@ class _DiscSession:
     """A model stand-in whose matte is a known disc, to check what the containers store."""
 
     name = "disc"
+    backend = "test"
     device = torch.device("cpu")
     dtype = torch.float32
     downsample_ratio = None

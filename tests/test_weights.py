@@ -20,6 +20,7 @@ from tqdm import tqdm
 from livebg import weights
 from livebg.cli import main
 from livebg.errors import InputNotFoundError, Interrupted, UsageError, WeightsError
+from livebg.matting import export
 from livebg.weights import WeightsSpec
 
 RVM_RELEASE = "https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0"
@@ -171,7 +172,8 @@ def test_cache_dir_comes_from_the_environment_or_the_user_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LIVEBG_CACHE_DIR", str(tmp_path / "here"))
-    assert weights.cache_dir() == tmp_path / "here"
+    assert weights.cache_dir() == tmp_path / "here" / "weights"
+    assert export.exported_dir() == tmp_path / "here" / "exported"
     assert not (tmp_path / "here").exists()  # created only by a download
     monkeypatch.delenv("LIVEBG_CACHE_DIR")
     assert weights.cache_dir() == Path(platformdirs.user_cache_dir("livebg")) / "weights"

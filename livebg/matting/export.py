@@ -63,13 +63,11 @@ class _ExplicitState(nn.Module):
 
 
 def exported_dir() -> Path:
-    """Where exported graphs are kept: ``$LIVEBG_CACHE_DIR/exported``, else the user cache folder."""
-    root = os.environ.get("LIVEBG_CACHE_DIR")
-    if root:
-        return Path(root) / "exported"
-    import platformdirs
+    """Where exported graphs are kept: ``exported/`` in livebg's cache folder (see
+    :func:`livebg.weights.cache_root`)."""
+    from livebg.weights import cache_root
 
-    return Path(platformdirs.user_cache_dir("livebg")) / "exported"
+    return cache_root() / "exported"
 
 
 def model_fingerprint(model: MattingNetwork) -> str:

@@ -14,6 +14,8 @@ _EMPTY: State = (None, None, None, None)
 class RVMSession:
     """Runs :class:`MattingNetwork` eagerly on one stream. See :class:`MattingSession`."""
 
+    backend = "torch"
+
     def __init__(
         self,
         model: MattingNetwork,

@@ -137,6 +137,8 @@ class SegmentationSession:
     ``target_size``: the longer side (pixels) the network sees when ``downsample_ratio`` is ``None``.
     """
 
+    backend = "torch"
+
     def __init__(
         self,
         network: nn.Module,

@@ -33,10 +33,12 @@ class MattingSession(Protocol):
     ``__call__`` takes ``src``: float RGB ``(B, 3, H, W)`` in [0, 1] on ``device`` with ``dtype``, and
     returns a :class:`Matte` of the same height and width. A change of frame size resets the state by
     itself. ``downsample_ratio`` is the scale at which the network sees the frame (``None``: chosen
-    automatically from the frame size); live mode lowers it to hold a frame rate.
+    automatically from the frame size); live mode lowers it to hold a frame rate. ``backend`` names the
+    runtime that runs the network (``torch``, ``onnxruntime``, ``openvino``).
     """
 
     name: str
+    backend: str
     device: torch.device
     dtype: torch.dtype
     downsample_ratio: float | None
