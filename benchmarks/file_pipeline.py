@@ -112,7 +112,11 @@ def main() -> None:
         print(f"livebg video          : {ours:6.2f} fps (backend {args.backend}; model loading included)")
         print(f"speed-up              : {ours / base_fps:6.2f}x")
         diff = np.abs(decoded(tmp / "sequential.mp4") - decoded(tmp / "livebg.mp4"))
-        print(f"output difference     : mean {diff.mean():.2f}/255, max {diff.max()}/255")
+        # Both outputs went through H.264 separately, so single pixels differ by the encoder's choices.
+        print(
+            f"output difference     : mean {diff.mean():.2f}/255, 99.9th percentile "
+            f"{np.percentile(diff, 99.9):.0f}/255, max {diff.max()}/255"
+        )
 
 
 if __name__ == "__main__":
