@@ -20,6 +20,7 @@ from livebg.matting.session import Matte
 from livebg.sinks.video_file import EncoderOptions
 from livebg.transcode import VideoJob, process_video
 
+from .fakes import DiscSession
 from .test_backgrounds import _COLOURS, make_colour_video
 
 PERSON = np.array([1.0, 0.05, 0.05], np.float32)  # saturated red
@@ -205,28 +206,6 @@ def test_background_can_be_switched_between_frames(tmp_path: Path) -> None:
 # --- through the file pipeline ----------------------------------------------------------------------------
 
 
-class _DiscSession:
-    """A model stand-in whose matte is a centred disc (alpha 1 inside, 0 outside)."""
-
-    name = "disc"
-    backend = "test"
-    device = torch.device("cpu")
-    dtype = torch.float32
-    downsample_ratio = None
-
-    def current_ratio(self, height: int, width: int) -> float:
-        return 1.0
-
-    def reset(self) -> None:
-        pass
-
-    def __call__(self, src: torch.Tensor) -> Matte:
-        h, w = src.shape[-2:]
-        yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-        disc = (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (min(h, w) / 3) ** 2).float()
-        return Matte(alpha=disc[None, None], foreground=None)
-
-
 def _grey_clip(path: Path, frames: int = 6) -> Path:
     """A clip of flat grey (128) frames, 25 fps, 64x96."""
     with av.open(str(path), "w") as out:
@@ -268,7 +247,7 @@ def test_each_background_kind_through_process_video(spec: str, corner: tuple | N
         spec = str(make_colour_video(tmp_path / "bg.mp4", list(range(6)), Fraction(1, 10)))
     out = tmp_path / "out.mkv"
     result = process_video(
-        VideoJob(str(clip), out, background=spec, encoder=_lossless()), session=_DiscSession()
+        VideoJob(str(clip), out, background=spec, encoder=_lossless()), session=DiscSession()
     )
     frames = _decode(out)
     assert result.frames == len(frames) == 6
@@ -286,10 +265,10 @@ def test_each_background_kind_through_process_video(spec: str, corner: tuple | N
 def test_transparent_and_none_through_process_video(tmp_path: Path) -> None:
     clip = _grey_clip(tmp_path / "in.mp4")
     out = tmp_path / "out.mov"
-    process_video(VideoJob(str(clip), out, background="transparent"), session=_DiscSession())
+    process_video(VideoJob(str(clip), out, background="transparent"), session=DiscSession())
     rgba = _decode(out, "rgba")
     assert len(rgba) == 6 and rgba[0][32, 48, 3] == 255 and rgba[0][2, 2, 3] == 0
-    session = _DiscSession()
+    session = DiscSession()
     out = tmp_path / "none.mkv"
     process_video(VideoJob(str(clip), out, background="none", encoder=_lossless()), session=session)
     assert all(np.abs(f.astype(int) - 128).max() <= 1 for f in _decode(out))

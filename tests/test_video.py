@@ -20,6 +20,7 @@ from livebg.matting.factory import create_session, load_rvm
 from livebg.matting.session import Matte
 from livebg.transcode import VideoJob, process_video
 
+from .fakes import DiscSession
 from .media import make_clip, probe, read_frames
 
 
@@ -88,38 +89,11 @@ def test_real_clip_alpha_matches_network_and_keeps_audio(
 # --- transparent output ---------------------------------------------------------------------------------
 
 
-class _DiscSession:
-    """A model stand-in whose matte is a known disc, to check what the containers store."""
-
-    name = "disc"
-    backend = "test"
-    device = torch.device("cpu")
-    dtype = torch.float32
-    downsample_ratio = None
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.resets = 0
-
-    def current_ratio(self, height: int, width: int) -> float:
-        return 1.0
-
-    def reset(self) -> None:
-        self.resets += 1
-
-    def __call__(self, src: torch.Tensor) -> Matte:
-        self.calls += 1
-        h, w = src.shape[-2:]
-        yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-        disc = (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (min(h, w) / 3) ** 2).float()
-        return Matte(alpha=disc[None, None], foreground=None)
-
-
 @pytest.mark.parametrize("suffix", [".mov", ".webm", "/"])
 def test_transparent_output_carries_the_matte(suffix: str, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", size=(64, 96), frames=4)
     out = Path(str(tmp_path / "out") + suffix)
-    session = _DiscSession()
+    session = DiscSession()
     result = process_video(VideoJob(str(clip), out, background="transparent"), session=session)
     assert result.frames == 4 and session.calls == 4
     if suffix == "/":
@@ -138,7 +112,7 @@ def test_transparent_output_carries_the_matte(suffix: str, tmp_path: Path) -> No
 
 
 def test_transparency_in_mp4_is_refused_before_any_work(clip: Path, tmp_path: Path) -> None:
-    session = _DiscSession()
+    session = DiscSession()
     with pytest.raises(UsageError, match=r"transparent output cannot be stored in \.mp4"):
         process_video(VideoJob(str(clip), tmp_path / "out.mp4", background="transparent"), session=session)
     assert session.calls == 0
@@ -173,7 +147,7 @@ def test_existing_output_needs_overwrite(clip: Path, tmp_path: Path) -> None:
     assert probe(out).frames == 12
 
 
-class _FailingSession(_DiscSession):
+class _FailingSession(DiscSession):
     def __init__(self, exc: BaseException) -> None:
         super().__init__()
         self.exc = exc

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -175,17 +176,22 @@ class OnnxSession(ExportedGraphSession):
         return _OrtRunner(ort, session, graph)
 
 
-class _OrtRunner:
-    def __init__(self, ort: Any, session: Any, graph: ExportedGraph) -> None:
-        self._ort = ort
-        self._session = session
+class PingPongRunner:
+    """Runs one compiled graph with its recurrent state in two sets of buffers: each frame reads one
+    set and writes the other, and the roles swap, so nothing is copied between frames.
+
+    ``wrap`` turns a numpy array into the runtime's view of the same memory; subclasses implement
+    ``_infer(src, fgr, pha)`` with ``self._state_views`` as inputs and ``self._next_views`` as outputs.
+    """
+
+    def __init__(self, graph: ExportedGraph, wrap: Callable[[np.ndarray], Any]) -> None:
         self._graph = graph
-        self._binding = session.io_binding()
-        # numpy arrays own the memory; the OrtValues are views of them that the runtime reads and writes.
+        self._wrap = wrap
+        # numpy arrays own the memory; the runtime's views read and write it in place.
         self._state = [np.zeros(s, np.float32) for s in graph.state_shapes]
         self._next = [np.zeros(s, np.float32) for s in graph.state_shapes]
-        self._state_values = [ort.OrtValue.ortvalue_from_numpy(a) for a in self._state]
-        self._next_values = [ort.OrtValue.ortvalue_from_numpy(a) for a in self._next]
+        self._state_views = [wrap(a) for a in self._state]
+        self._next_views = [wrap(a) for a in self._next]
 
     def reset(self) -> None:
         for array in self._state:
@@ -196,15 +202,28 @@ class _OrtRunner:
         # Fresh outputs each frame: the caller may still hold the previous frame's matte.
         fgr = np.empty((1, 3, height, width), np.float32)
         pha = np.empty((1, 1, height, width), np.float32)
+        self._infer(src, fgr, pha)
+        self._state, self._next = self._next, self._state
+        self._state_views, self._next_views = self._next_views, self._state_views
+        return fgr, pha
+
+    def _infer(self, src: np.ndarray, fgr: np.ndarray, pha: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class _OrtRunner(PingPongRunner):
+    def __init__(self, ort: Any, session: Any, graph: ExportedGraph) -> None:
+        super().__init__(graph, ort.OrtValue.ortvalue_from_numpy)
+        self._session = session
+        self._binding = session.io_binding()
+
+    def _infer(self, src: np.ndarray, fgr: np.ndarray, pha: np.ndarray) -> None:
         binding = self._binding
         binding.bind_cpu_input("src", src)
-        binding.bind_ortvalue_output("fgr", self._ort.OrtValue.ortvalue_from_numpy(fgr))
-        binding.bind_ortvalue_output("pha", self._ort.OrtValue.ortvalue_from_numpy(pha))
-        for name, value in zip(STATE_INPUTS, self._state_values, strict=True):
+        binding.bind_ortvalue_output("fgr", self._wrap(fgr))
+        binding.bind_ortvalue_output("pha", self._wrap(pha))
+        for name, value in zip(STATE_INPUTS, self._state_views, strict=True):
             binding.bind_ortvalue_input(name, value)
-        for name, value in zip(STATE_OUTPUTS, self._next_values, strict=True):
+        for name, value in zip(STATE_OUTPUTS, self._next_views, strict=True):
             binding.bind_ortvalue_output(name, value)
         self._session.run_with_iobinding(binding)
-        self._state, self._next = self._next, self._state
-        self._state_values, self._next_values = self._next_values, self._state_values
-        return fgr, pha

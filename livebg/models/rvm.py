@@ -9,6 +9,7 @@ load with ``strict=True``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -210,6 +211,25 @@ def _with_gray(x: Tensor) -> Tensor:
     return torch.cat([x, x.mean(1, keepdim=True)], dim=1)
 
 
+def _local_statistics(
+    x: Tensor, y: Tensor, box: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Local means of guide ``x`` and target ``y``, their covariance and the guide's variance."""
+    mean_x, mean_y = box(x), box(y)
+    cov_xy = box(x * y) - mean_x * mean_y
+    var_x = box(x * x) - mean_x * mean_x
+    return mean_x, mean_y, cov_xy, var_x
+
+
+def _apply_coefficients(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
+    """Upsample the low-resolution linear model ``y = a * x + b`` and apply it to the full frame."""
+    size = fine_src.shape[2:]
+    a = F.interpolate(a, size, mode="bilinear", align_corners=False)
+    b = F.interpolate(b, size, mode="bilinear", align_corners=False)
+    out = a * _with_gray(fine_src) + b
+    return out[:, :3], out[:, 3:]
+
+
 class FastGuidedFilterRefiner(nn.Module):
     """Parameter-free fast guided filter (He & Sun) that carries the low-resolution prediction up to
     the full-resolution frame, guided by the frame's colours."""
@@ -222,19 +242,13 @@ class FastGuidedFilterRefiner(nn.Module):
     def forward(
         self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
     ) -> tuple[Tensor, Tensor]:
-        lr_x = _with_gray(base_src)
-        lr_y = torch.cat([base_fgr, base_pha], dim=1)
-        mean_x = box_filter(lr_x, self.radius)
-        mean_y = box_filter(lr_y, self.radius)
-        cov_xy = box_filter(lr_x * lr_y, self.radius) - mean_x * mean_y
-        var_x = box_filter(lr_x * lr_x, self.radius) - mean_x * mean_x
+        base_x = _with_gray(base_src)
+        base_y = torch.cat([base_fgr, base_pha], dim=1)
+        mean_x, mean_y, cov_xy, var_x = _local_statistics(
+            base_x, base_y, lambda t: box_filter(t, self.radius)
+        )
         a = cov_xy / (var_x + self.eps)
-        b = mean_y - a * mean_x
-        size = fine_src.shape[2:]
-        a = F.interpolate(a, size, mode="bilinear", align_corners=False)
-        b = F.interpolate(b, size, mode="bilinear", align_corners=False)
-        out = a * _with_gray(fine_src) + b
-        return out[:, :3], out[:, 3:]
+        return _apply_coefficients(a, mean_y - a * mean_x, fine_src)
 
 
 class DeepGuidedFilterRefiner(nn.Module):
@@ -261,17 +275,9 @@ class DeepGuidedFilterRefiner(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         base_x = _with_gray(base_src)
         base_y = torch.cat([base_fgr, base_pha], dim=1)
-        mean_x = self.box_filter(base_x)
-        mean_y = self.box_filter(base_y)
-        cov_xy = self.box_filter(base_x * base_y) - mean_x * mean_y
-        var_x = self.box_filter(base_x * base_x) - mean_x * mean_x
+        mean_x, mean_y, cov_xy, var_x = _local_statistics(base_x, base_y, self.box_filter)
         a = self.conv(torch.cat([cov_xy, var_x, base_hid], dim=1))
-        b = mean_y - a * mean_x
-        size = fine_src.shape[2:]
-        a = F.interpolate(a, size, mode="bilinear", align_corners=False)
-        b = F.interpolate(b, size, mode="bilinear", align_corners=False)
-        out = a * _with_gray(fine_src) + b
-        return out[:, :3], out[:, 3:]
+        return _apply_coefficients(a, mean_y - a * mean_x, fine_src)
 
 
 _CHANNELS: dict[str, tuple[int, int, list[int], list[int]]] = {

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from livebg.errors import OutputError, UsageError
-from livebg.sinks.video_file import check_output_path
+from livebg.sinks.video_file import FinishOnExit, check_output_path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 _ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
@@ -22,7 +22,7 @@ def is_image_path(path: Path | str) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-class ImageFileSink:
+class ImageFileSink(FinishOnExit):
     """One picture; a second ``write`` is an error (use a video or a PNG folder for clips)."""
 
     def __init__(
@@ -63,12 +63,3 @@ class ImageFileSink:
             self._finished = True
             with contextlib.suppress(FileNotFoundError):
                 self._tmp.unlink()
-
-    def __enter__(self) -> ImageFileSink:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import av.error
@@ -38,6 +39,29 @@ class EncoderOptions:
     crf: int | None = None
     preset: str = "medium"
     pixel_format: str | None = None
+
+
+_S = TypeVar("_S", bound="FinishOnExit")
+
+
+class FinishOnExit:
+    """Context-manager rule of every file sink: leaving the ``with`` block normally finishes the output
+    (``close()``), leaving it by an exception drops it (``abort()``)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 @dataclass(frozen=True)
@@ -104,7 +128,7 @@ def _plan(output: Path, alpha: bool, options: EncoderOptions, width: int, height
     return _Plan(codec, options.pixel_format or default_pix, opts)
 
 
-class VideoFileSink:
+class VideoFileSink(FinishOnExit):
     """An encoded video file written safely; use it as a context manager.
 
     ``write(image, time=..., pts=...)`` takes ``uint8`` RGB ``(H, W, 3)`` (RGBA ``(H, W, 4)`` when
@@ -212,15 +236,6 @@ class VideoFileSink:
         with contextlib.suppress(FileNotFoundError):
             self._tmp.unlink()
 
-    def __enter__(self) -> VideoFileSink:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
 
 def _muxer_name(path: Path) -> str:
     return {".mkv": "matroska", ".m4v": "mp4", ".webm": "webm", ".mov": "mov", ".avi": "avi"}.get(
@@ -228,7 +243,7 @@ def _muxer_name(path: Path) -> str:
     )
 
 
-class PngSequenceSink:
+class PngSequenceSink(FinishOnExit):
     """Numbered PNG files (``frame_000000.png``...) in a folder, RGBA when ``alpha``; written into a
     hidden sibling folder that replaces the output folder only when complete. Same interface as
     :class:`VideoFileSink` (audio is not kept: a PNG sequence has no audio)."""
@@ -272,12 +287,3 @@ class PngSequenceSink:
         if not self._finished:
             self._finished = True
             shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self) -> PngSequenceSink:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
