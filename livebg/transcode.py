@@ -117,7 +117,10 @@ def process_video(
                     ratio = session.current_ratio(source.height, source.width)
                     log.info(
                         "%s on %s with %s, downsample ratio %.3g",
-                        session.name, session.device, session.backend, ratio,
+                        session.name,
+                        session.device,
+                        session.backend,
+                        ratio,
                     )
                 if session is not None:
                     session.reset()

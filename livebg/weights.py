@@ -331,24 +331,28 @@ def _check_download(
 
 
 def _check_state_dict(spec: WeightsSpec, url: str, part: Path, advice: str) -> None:
+    read_state_dict(part, f"downloaded {spec.filename} from {url}", f"so it was discarded; {advice}")
+
+
+def read_state_dict(path: Path, what: str, advice: str) -> dict[str, Any]:
+    """Load a PyTorch state dict (tensors only, ``weights_only``) on the CPU.
+
+    Anything else raises :class:`WeightsError` as "``what`` is not a PyTorch checkpoint (reason);
+    ``advice``".
+    """
     import torch
 
     try:
-        state_dict = torch.load(part, map_location="cpu", weights_only=True)
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a foreign or damaged file
-        raise WeightsError(
-            f"downloaded {spec.filename} from {url} is not a PyTorch checkpoint "
-            f"({type(exc).__name__}), so it was discarded; {advice}"
-        ) from exc
+        raise WeightsError(f"{what} is not a PyTorch checkpoint ({type(exc).__name__}); {advice}") from exc
     if not (
         isinstance(state_dict, dict)
         and state_dict
         and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items())
     ):
-        raise WeightsError(
-            f"downloaded {spec.filename} from {url} is not a PyTorch state dict, so it was discarded; "
-            f"{advice}"
-        )
+        raise WeightsError(f"{what} is not a PyTorch checkpoint (no state dict of tensors); {advice}")
+    return state_dict
 
 
 def _sha256_of(path: Path) -> str:

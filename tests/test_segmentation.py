@@ -263,7 +263,7 @@ def test_weights_of_another_layout_are_refused(tmp_path: Path) -> None:
 
     text = tmp_path / "notes.pth"
     text.write_text("not a checkpoint")
-    with pytest.raises(WeightsError, match="cannot read weights file"):
+    with pytest.raises(WeightsError, match="is not a PyTorch checkpoint"):
         create_session(ModelConfig(name="lraspp-mobilenetv3", weights=text, device="cpu"))
     with pytest.raises(InputNotFoundError, match="does not exist"):
         create_session(ModelConfig(name="lraspp-mobilenetv3", weights=tmp_path / "missing.pth"))

@@ -206,7 +206,7 @@ def test_weights_problems_are_one_sentence(clip: Path, tmp_path: Path) -> None:
     for weights, message in [
         (tmp_path / "missing.pth", "does not exist"),
         (wrong, "not an RVM checkpoint"),
-        (garbage, "cannot read weights file"),
+        (garbage, "is not a PyTorch checkpoint"),
     ]:
         with pytest.raises(Exception, match=message):
             create_session(ModelConfig(weights=weights, device="cpu"))

@@ -252,7 +252,7 @@ def test_without_checksum_a_file_that_is_no_state_dict_is_refused(mirror: FileSe
     buffer = io.BytesIO()
     torch.save([torch.zeros(2)], buffer)  # loads, but is a list
     mirror.files["/mirror/tiny.pth"] = buffer.getvalue()
-    with pytest.raises(WeightsError, match="not a PyTorch state dict"):
+    with pytest.raises(WeightsError, match="no state dict of tensors"):
         weights.resolve_weights("tiny", progress=False)
     assert cache_files() == []
 

@@ -15,6 +15,7 @@ from livebg.matting.segmentation import create_segmentation_session
 from livebg.matting.session import MattingSession
 from livebg.models.rvm import MattingNetwork, Refiner, detect_refiner, detect_variant
 from livebg.models.segmentation import SEGMENTATION_MODELS
+from livebg.weights import read_state_dict
 
 RVM_VARIANTS = {"rvm-mobilenetv3": "mobilenetv3", "rvm-resnet50": "resnet50"}
 REFINERS = ("deep_guided_filter", "fast_guided_filter")
@@ -37,17 +38,11 @@ def load_rvm(name: str, checkpoint: Path, refiner: str | None = None) -> Matting
     :class:`WeightsError` naming the file.
     """
     variant = RVM_VARIANTS[name]
-    try:
-        state_dict = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
-        raise WeightsError(
-            f"cannot read weights file {checkpoint} ({type(exc).__name__}); "
-            f"pass a PyTorch checkpoint of {name} with --weights, or delete it to download it again"
-        ) from exc
-    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise WeightsError(
-            f"weights file {checkpoint} is not a PyTorch state dict; pass an RVM checkpoint (.pth)"
-        )
+    state_dict = read_state_dict(
+        checkpoint,
+        f"weights file {checkpoint}",
+        f"pass a PyTorch checkpoint of {name} with --weights, or delete it to download it again",
+    )
     found = detect_variant(state_dict)
     if found != variant:
         what = f"an RVM {found} checkpoint" if found else "not an RVM checkpoint"

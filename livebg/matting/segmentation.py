@@ -109,12 +109,7 @@ def _check_name(name: str) -> None:
 def _network_from_file(name: str, path: Path, remedy: str) -> SegmentationNetwork:
     if not path.is_file():
         raise InputNotFoundError(f"weights file {path} does not exist; {remedy}")
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
-        raise WeightsError(f"cannot read weights file {path} ({type(exc).__name__}); {remedy}") from exc
-    if not isinstance(state_dict, dict) or not all(isinstance(v, Tensor) for v in state_dict.values()):
-        raise WeightsError(f"weights file {path} is not a PyTorch state dict; {remedy}")
+    state_dict = weights_module.read_state_dict(path, f"weights file {path}", remedy)
     # The official FCN and DeepLabV3 checkpoints carry the training-only auxiliary head; a fine-tuned
     # one may not. Building to match keeps the load strict either way.
     aux = any(k.startswith("aux_classifier.") for k in state_dict)
