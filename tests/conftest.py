@@ -12,7 +12,7 @@ import pytest
 def _shared_dir() -> Path | None:
     value = os.environ.get("LIVEBG_TEST_DATA")
     if value:
-        path = Path(value)
+        path = Path(value).resolve()  # tests also run subprocesses in other folders
         return path if path.is_dir() else None
     return None
 
