@@ -93,6 +93,15 @@ def test_alpha_and_foreground_match_pytorch_fp32(backend, model, frames, referen
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_ratios_whose_float32_size_rounds_down_still_run(backend, model, frames, export_folder) -> None:
+    """80 x 0.225 is 18 rows in double but 17.9999995 in float32: the graph must agree with PyTorch."""
+    src = torch.nn.functional.interpolate(frames[0], size=(80, 144), mode="area")
+    expected = RVMSession(model, CPU, torch.float32, 0.225)(src).alpha
+    matte = _session_class(backend)(model, 0.225, export_folder=export_folder)(src)
+    assert _levels(matte.alpha, expected) <= 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_state_is_carried_in_the_runtime_and_reset_forgets_it(
     backend, model, frames, reference, export_folder
 ) -> None:

@@ -26,6 +26,9 @@ from livebg.models.rvm import MattingNetwork, downsample
 log = logging.getLogger(__name__)
 
 OPSET = 17
+# Raise when the exported computation changes (livebg/models/rvm.py, the export wrapper), so graphs
+# cached by an older livebg are not reused: 2 = explicit downsampled size.
+GRAPH_VERSION = 2
 INPUT_NAMES = ("src", "r1i", "r2i", "r3i", "r4i")
 OUTPUT_NAMES = ("fgr", "pha", "r1o", "r2o", "r3o", "r4o")
 STATE_INPUTS = INPUT_NAMES[1:]
@@ -93,7 +96,8 @@ def state_shapes(model: MattingNetwork, height: int, width: int, ratio: float) -
 def graph_path(fingerprint: str, height: int, width: int, ratio: float, folder: Path | None = None) -> Path:
     """The cache file for one graph; the name carries every part of the key."""
     torch_version = torch.__version__.split("+")[0]
-    name = f"rvm-{fingerprint}-{width}x{height}-r{ratio:.6g}-torch{torch_version}-op{OPSET}.onnx"
+    key = f"{fingerprint}-{width}x{height}-r{ratio:.6g}-torch{torch_version}-op{OPSET}"
+    name = f"rvm{GRAPH_VERSION}-{key}.onnx"
     return (folder or exported_dir()) / name
 
 

@@ -9,6 +9,7 @@ load with ``strict=True``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Literal
 
@@ -338,12 +339,17 @@ class MattingNetwork(nn.Module):
 
 
 def downsample(src: Tensor, ratio: float) -> Tensor:
-    """Bilinear resize by ``ratio`` (output size ``floor(size * ratio)``), identity at 1."""
+    """Bilinear resize by ``ratio`` to ``floor(size * ratio)`` pixels (computed in double), identity at 1.
+
+    The size is passed explicitly: an exported graph given the scale instead computes it in float32,
+    which for ratios such as 0.225 at 720 px gives 161 rows where PyTorch gives 162. Where the product
+    is a whole number (the usual ratios) this samples exactly as a scale factor would.
+    """
     if ratio == 1:
         return src
-    return F.interpolate(
-        src, scale_factor=ratio, mode="bilinear", align_corners=False, recompute_scale_factor=False
-    )
+    height, width = src.shape[-2:]
+    size = (math.floor(int(height) * ratio), math.floor(int(width) * ratio))
+    return F.interpolate(src, size=size, mode="bilinear", align_corners=False)
 
 
 def detect_refiner(state_dict: dict[str, Tensor]) -> Refiner:
