@@ -150,6 +150,7 @@ class _LiveLoop:
         self.paused = False
         self.hud = config.hud
         self.ratio_controller: RatioController | None = None
+        self._preparer: threading.Thread | None = None
         self.window: PreviewWindow | None = None
         self.vcam: VirtualCameraSink | None = None
         self.recorder: _Recorder | None = None
@@ -191,7 +192,11 @@ class _LiveLoop:
                 self.session = self._create_session()
             if self.config.window:
                 self.window = stack.enter_context(PreviewWindow("livebg", mirror=self.config.mirror_preview))
-            self._loop()
+            try:
+                self._loop()
+            finally:
+                if self._preparer is not None:
+                    self._preparer.join()
             if self.vcam is not None:
                 self.stats.virtual_camera_frames = self.vcam.frames_sent
                 self.stats.virtual_camera_repeats = self.vcam.repeats
@@ -276,6 +281,7 @@ class _LiveLoop:
                 # The ladder starts at the ratio the session would use for this size.
                 start = session.current_ratio(*frame.size)
                 self.ratio_controller = RatioController(self.config.target_fps, start)
+                self._prepare_ladder(session, frame.size, start)
             src = to_tensor(frame.rgb, session.device, session.dtype)
             matte = session(src)
             output = to_uint8(self.compositor(src, matte, frame.time))
@@ -297,6 +303,27 @@ class _LiveLoop:
             rate = 1 / max(now - self._last_output_at, 1e-6)
             self._fps_ema = rate if self._fps_ema == 0 else 0.9 * self._fps_ema + 0.1 * rate
         self._last_output_at = now
+
+    def _prepare_ladder(self, session: MattingSession, size: tuple[int, int], start: float) -> None:
+        """Export and compile the graphs of the ratios the controller may step to, in a thread of its
+        own, so a later step does not stall the picture for the second an export takes."""
+        prepare = getattr(session, "prepare", None)
+        if prepare is None or self.ratio_controller is None:
+            return
+        ratios = [r for r in self.ratio_controller.ratios if r != start]
+
+        def run() -> None:
+            for ratio in ratios:
+                if self.stop.is_set():
+                    return
+                try:
+                    prepare(*size, ratio)
+                except Exception as exc:  # the live loop prepares it itself when it gets there
+                    log.debug("could not prepare ratio %.3g ahead of time: %s", ratio, exc)
+                    return
+
+        self._preparer = threading.Thread(target=run, name="livebg-prepare")
+        self._preparer.start()
 
     def _ensure_session(self) -> MattingSession:
         if self.session is None:

@@ -222,6 +222,18 @@ def test_target_fps_lowers_the_downsample_ratio(tmp_path: Path) -> None:
     assert session.downsample_ratio is not None and session.downsample_ratio <= 0.75
 
 
+def test_target_fps_prepares_the_lower_ratios_ahead_of_time(tmp_path: Path) -> None:
+    """Sessions that compile per ratio get every step of the ladder prepared in a helper thread."""
+    clip = write_clip(tmp_path / "red.mp4", [solid((255, 0, 0))] * 20)
+    session = FakeSession(everything_is_person)
+    prepared: list[tuple[int, int, float]] = []
+    session.prepare = lambda h, w, r: prepared.append((h, w, r))  # type: ignore[attr-defined]
+    run_live(live_config(clip, virtual_camera=False, target_fps=20), session=session)
+    ratios = [r for (_, _, r) in prepared]
+    assert len(ratios) >= 3 and ratios == sorted(ratios, reverse=True) and max(ratios) < 1.0
+    assert {(h, w) for (h, w, _) in prepared} == set(session.sizes)
+
+
 # --- unplugging ----------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,9 @@ OPSET = 17
 # Raise when the exported computation changes (livebg/models/rvm.py, the export wrapper), so graphs
 # cached by an older livebg are not reused: 2 = explicit downsampled size.
 GRAPH_VERSION = 2
+# torch.onnx.export (and warnings.catch_warnings) keep process-wide state: one export at a time, also
+# when live mode prepares graphs in a helper thread.
+_EXPORTING = threading.Lock()
 INPUT_NAMES = ("src", "r1i", "r2i", "r3i", "r4i")
 OUTPUT_NAMES = ("fgr", "pha", "r1o", "r2o", "r3o", "r4o")
 STATE_INPUTS = INPUT_NAMES[1:]
@@ -137,7 +141,7 @@ def export_graph(
     fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with _EXPORTING, warnings.catch_warnings(), torch.no_grad():
             # The exporter warns about Python values traced as constants; that is intended here.
             warnings.simplefilter("ignore")
             torch.onnx.export(
