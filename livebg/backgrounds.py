@@ -21,6 +21,7 @@ import bisect
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -98,10 +99,17 @@ class Background(Protocol):
 # Parsing
 
 
+INSTALLED_DIR: Path = Path(sys.prefix) / "share" / "livebg" / "backgrounds"
+"""Where a regular (non-editable) install puts them (``data-files`` in pyproject.toml)."""
+
+
 def bundled_dir() -> Path:
-    """Where the bundled backgrounds are: ``$LIVEBG_BACKGROUNDS_DIR`` if set, else :data:`BUNDLED_DIR`."""
+    """Where the bundled backgrounds are: ``$LIVEBG_BACKGROUNDS_DIR`` if set, else the checkout's
+    :data:`BUNDLED_DIR`, else the installed copy in :data:`INSTALLED_DIR`."""
     override = os.environ.get(BUNDLED_ENV)
-    return Path(override) if override else BUNDLED_DIR
+    if override:
+        return Path(override)
+    return BUNDLED_DIR if BUNDLED_DIR.is_dir() else INSTALLED_DIR
 
 
 def bundled_backgrounds() -> list[str]:
