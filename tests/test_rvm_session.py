@@ -92,3 +92,18 @@ def test_matte_is_right_where_the_person_is(data_dir: Path, rvm_checkpoint: Path
         np.logical_and(alpha > 0.5, reference > 0.5).sum() / np.logical_or(alpha > 0.5, reference > 0.5).sum()
     )
     assert iou > 0.85, iou
+
+
+@pytest.mark.gpu
+def test_cuda_fp16_agrees_with_cpu_fp32(rvm_checkpoint: Path) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    frames = _frames(3, (144, 256))
+    cpu = RVMSession(load_rvm("rvm-mobilenetv3", rvm_checkpoint), torch.device("cpu"), downsample_ratio=0.5)
+    gpu = RVMSession(
+        load_rvm("rvm-mobilenetv3", rvm_checkpoint), torch.device("cuda"), torch.float16, downsample_ratio=0.5
+    )
+    for frame in frames:
+        expected = cpu(frame).alpha
+        got = gpu(frame.to("cuda", torch.float16)).alpha.float().cpu()
+        assert (got - expected).abs().mean() < 1 / 255

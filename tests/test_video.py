@@ -235,3 +235,21 @@ def test_cli_reports_errors_in_one_line_without_traceback(clip: Path, tmp_path: 
         )
     verbose = _cli("--verbose", *cases[0][0])
     assert "Traceback" in verbose.stderr
+
+
+@pytest.mark.slow
+def test_full_1080p_clip_with_audio_and_an_inexact_header(
+    data_dir: Path, rvm_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The header says 260 frames, 250 decode; the output has the 250, their times and the audio."""
+    clip = data_dir / "group_talking_audio_1080p.mp4"
+    out = tmp_path / "out.mp4"
+    job = VideoJob(
+        str(clip), out, background="office", model=ModelConfig(weights=rvm_checkpoint, device="cpu")
+    )
+    assert process_video(job).frames == 250
+    src, dst = probe(clip), probe(out)
+    assert dst.frames == src.frames == 250
+    assert dst.times == src.times
+    assert dst.guessed_rate == src.guessed_rate == Fraction(24000, 1001)
+    assert dst.audio_packets == src.audio_packets
