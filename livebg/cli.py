@@ -68,6 +68,20 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _target_fps(text: str) -> float | str | None:
+    if text in ("camera", "off"):
+        return None if text == "off" else text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a frame rate; give e.g. 30, camera or off"
+        ) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive frame rate")
+    return value
+
+
 def _class_list(text: str) -> tuple[str, ...]:
     return tuple(name.strip().lower() for name in text.split(",") if name.strip())
 
@@ -263,8 +277,11 @@ def _add_webcam_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--target-fps",
-        type=positive_float,
-        help="lower the downsample ratio automatically to hold this frame rate",
+        default="camera",
+        type=_target_fps,
+        help="hold this frame rate by lowering the model's input size when it falls behind (and raising "
+        "it again when there is room): a number, 'camera' (its own rate; the default unless "
+        "--downsample-ratio is given) or 'off'",
     )
     p.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this many seconds")
     _add_model_arguments(p)
@@ -292,7 +309,8 @@ def _run_webcam(args: argparse.Namespace) -> int:
         record=args.record,
         overwrite=args.overwrite,
         snapshot_dir=args.snapshot_dir,
-        target_fps=args.target_fps,
+        # An explicit --downsample-ratio is the user's choice: it is held unless a rate is asked for too.
+        target_fps=None if args.target_fps == "camera" and args.downsample_ratio else args.target_fps,
         duration=args.duration,
     )
     run_live(config)

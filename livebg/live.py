@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -52,7 +53,8 @@ class LiveConfig:
     bundled backgrounds follow it in the ``n``/``p`` cycle. ``mirror_preview`` flips the window only;
     ``mirror_output`` flips what the virtual camera and the recording get. ``virtual_camera_fps``:
     ``None`` uses the camera's frame rate. ``record``: also write the result to this file (kept only on
-    a clean exit). ``target_fps``: lower the downsample ratio automatically to hold this rate.
+    a clean exit). ``target_fps``: lower the downsample ratio automatically to hold this rate
+    (``"camera"``: the camera's own frame rate; ``None``: keep the ratio).
     ``duration``: stop after this many seconds (``None``: until quit). ``reconnect_backoff``: first
     and longest delay in seconds between attempts to reopen a lost camera.
     """
@@ -71,7 +73,7 @@ class LiveConfig:
     record: Path | None = None
     overwrite: bool = False
     snapshot_dir: Path = Path()
-    target_fps: float | None = None
+    target_fps: float | Literal["camera"] | None = None
     duration: float | None = None
     reconnect_backoff: tuple[float, float] = (0.25, 5.0)
 
@@ -151,6 +153,7 @@ class _LiveLoop:
         self.hud = config.hud
         self.ratio_controller: RatioController | None = None
         self._preparer: threading.Thread | None = None
+        self.target_fps: float | None = None
         self.window: PreviewWindow | None = None
         self.vcam: VirtualCameraSink | None = None
         self.recorder: _Recorder | None = None
@@ -180,6 +183,10 @@ class _LiveLoop:
                 raise CameraError(f"{self.source.name} did not report its picture size")
             self.stats.capture_size = (info.height, info.width)
             self.stats.capture_fps = info.fps
+            target = self.config.target_fps
+            # "camera": its own rate, at most 30 fps (a 60 fps camera is not worth a coarse matte);
+            # a camera that reports no rate is taken as 30 fps.
+            self.target_fps = min(info.fps or 30.0, 30.0) if target == "camera" else target
             self.output_size = (info.height, info.width)
             if self.config.virtual_camera:
                 self.vcam = self._open_virtual_camera(info.width, info.height, info.fps)
@@ -277,10 +284,10 @@ class _LiveLoop:
         began = time.perf_counter()
         if background.needs_matte or self.show_matte:
             session = self._ensure_session()
-            if self.config.target_fps is not None and self.ratio_controller is None:
+            if self.target_fps is not None and self.ratio_controller is None:
                 # The ladder starts at the ratio the session would use for this size.
                 start = session.current_ratio(*frame.size)
-                self.ratio_controller = RatioController(self.config.target_fps, start)
+                self.ratio_controller = RatioController(self.target_fps, start)
                 self._prepare_ladder(session, frame.size, start)
             src = to_tensor(frame.rgb, session.device, session.dtype)
             matte = session(src)
@@ -290,7 +297,7 @@ class _LiveLoop:
                 ratio = self.ratio_controller.update(time.perf_counter() - began)
                 if ratio is not None:
                     session.downsample_ratio = ratio
-                    log.info("downsample ratio %.3g to hold %g fps", ratio, self.config.target_fps)
+                    log.info("downsample ratio %.3g to hold %g fps", ratio, self.target_fps)
         else:
             output = frame.rgb
             self._last_matte = None

@@ -222,6 +222,28 @@ def test_target_fps_lowers_the_downsample_ratio(tmp_path: Path) -> None:
     assert session.downsample_ratio is not None and session.downsample_ratio <= 0.75
 
 
+def test_by_default_live_mode_holds_the_cameras_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import livebg.live
+    from livebg.cli import main
+
+    configs: list[LiveConfig] = []
+    monkeypatch.setattr(livebg.live, "run_live", lambda config: configs.append(config))
+    for extra, expected in [([], "camera"), (["--target-fps", "off"], None), (["--target-fps", "24"], 24.0)]:
+        assert main(["webcam", "--no-window", *extra]) == 0
+        assert configs.pop().target_fps == expected
+    assert main(["webcam", "--no-window", "--downsample-ratio", "0.5"]) == 0
+    assert configs.pop().target_fps is None  # an explicit ratio is held
+
+    clip = write_clip(tmp_path / "red.mp4", [solid((255, 0, 0))] * 40)  # 30 fps
+    session = FakeSession(everything_is_person)
+    session.alpha = lambda src: (
+        time.sleep(0.06 * (session.downsample_ratio or 1.0)) or everything_is_person(src)
+    )
+    stats = run_live(live_config(clip, virtual_camera=False, target_fps="camera"), session=session)
+    assert stats.capture_fps == 30
+    assert session.downsample_ratio is not None and session.downsample_ratio < 1.0
+
+
 def test_target_fps_prepares_the_lower_ratios_ahead_of_time(tmp_path: Path) -> None:
     """Sessions that compile per ratio get every step of the ladder prepared in a helper thread."""
     clip = write_clip(tmp_path / "red.mp4", [solid((255, 0, 0))] * 20)
