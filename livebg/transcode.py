@@ -166,7 +166,9 @@ def _run(
                 if isinstance(item, av.Packet):
                     sink.mux(item)
                     continue
-                image, frame = item
+                src, matte, frame = item
+                # Compositing here overlaps it with the model's work on the next frame.
+                image = frame.rgb if matte is None else to_uint8(compositor(src, matte, frame.time))
                 sink.write(image, time=frame.time, pts=frame.pts)
                 if bar is not None:
                     bar.update(1)
@@ -185,7 +187,7 @@ def _run(
     try:
         for item in _drain(decoded, stop):
             if isinstance(item, Frame):
-                item = (_composite(item, session, compositor, device, dtype), item)
+                item = _matte(item, session, device, dtype)
                 count += 1
             if not _put(composited, item, stop):
                 break
@@ -205,14 +207,12 @@ def _run(
     return count, time.perf_counter() - started
 
 
-def _composite(
-    frame: Frame, session: MattingSession | None, compositor: Compositor, device: Any, dtype: Any
-) -> Any:
-    if session is None:  # background "none": the frame passes through untouched
-        return frame.rgb
+def _matte(frame: Frame, session: MattingSession | None, device: Any, dtype: Any) -> tuple[Any, Any, Frame]:
+    """``(src, matte, frame)``; without a session (background "none") the frame passes untouched."""
+    if session is None:
+        return None, None, frame
     src = to_tensor(frame.rgb, device, dtype)
-    out = compositor(src, session(src), frame.time)
-    return to_uint8(out)
+    return src, session(src), frame
 
 
 def _first_error(errors: list[BaseException]) -> BaseException:
