@@ -1,8 +1,9 @@
 """File to file: decode → matting session → compositor → encode, overlapped in three threads.
 
 The reader thread decodes ahead into a bounded queue, the calling thread runs the model, and the
-writer thread composites (overlapping the model's work on the next frame), encodes and muxes. Frames keep their order and their exact
-timestamps; audio packets travel through the same queues so the writer interleaves them as they came.
+writer thread composites (overlapping the model's work on the next frame), encodes and muxes. Frames
+keep their order and their exact timestamps; audio packets travel through the same queues so the
+writer interleaves them as they came.
 """
 
 from __future__ import annotations

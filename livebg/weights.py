@@ -118,11 +118,6 @@ def cache_dir() -> Path:
     return cache_root() / "weights"
 
 
-def cached_path(name: str) -> Path:
-    """Where the weights of ``name`` are (or will be) in the cache, whether present or not."""
-    return cache_dir() / get_spec(name).filename
-
-
 def weights_url(spec: WeightsSpec) -> str:
     """The URL to download ``spec`` from: ``$LIVEBG_WEIGHTS_URL`` + file name if set, else ``spec.url``."""
     mirror = os.environ.get("LIVEBG_WEIGHTS_URL")
@@ -201,15 +196,11 @@ def download_weights(name: str, *, progress: bool = True) -> Path:
 
 
 def format_models(names: Iterable[str]) -> str:
-    """A readable listing of the models ``names`` (as ``--model`` accepts them) with the state of their
-    weights; names without a registered spec are described as managed by torchvision."""
+    """A readable listing of the registered models ``names`` with the state of their weights."""
     lines = []
     for name in names:
         title = f"{name} (default)" if name == DEFAULT_MODEL else name
-        spec = _REGISTRY.get(name)
-        if spec is None:
-            lines += [title, "  weights: managed by torchvision (torch hub cache), downloaded on first use"]
-            continue
+        spec = get_spec(name)
         target = cache_dir() / spec.filename
         if target.is_file():
             state = f"cached at {target} ({_human_size(target.stat().st_size)})"

@@ -26,7 +26,7 @@ from livebg.matting.segmentation import (
 )
 from livebg.matting.session import MattingSession
 from livebg.matting.temporal import TemporalSmoother
-from livebg.models.filters import box_mean, guided_filter
+from livebg.models.filters import box_mean, fast_guided_filter
 from livebg.models.segmentation import SEGMENTATION_MODELS, VOC_CLASSES, build_segmentation
 
 CPU = torch.device("cpu")
@@ -401,7 +401,7 @@ def _edge_errors(alpha: Tensor, truth: Tensor) -> tuple[float, float]:
 
 def test_guided_filter_keeps_an_image_when_it_guides_itself() -> None:
     image = torch.rand(1, 1, 40, 50, generator=torch.Generator().manual_seed(0))
-    assert (guided_filter(image, image, 2, 1e-6) - image).abs().max().item() < 1e-3
+    assert (fast_guided_filter(image, image, image, 2, 1e-6) - image).abs().max().item() < 1e-3
     x = torch.rand(2, 3, 30, 40)
     expected = F.avg_pool2d(x, 7, 1, 3, count_include_pad=False)
     assert torch.allclose(box_mean(x, 3), expected, atol=1e-5)

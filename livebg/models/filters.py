@@ -63,12 +63,6 @@ def guided_filter_coefficients(guide: Tensor, src: Tensor, radius: int, eps: flo
     return box_mean(a, radius), box_mean(b, radius)
 
 
-def guided_filter(guide: Tensor, src: Tensor, radius: int, eps: float) -> Tensor:
-    """Edge-preserving smoothing of ``src`` that follows the edges of ``guide`` (same size)."""
-    a, b = guided_filter_coefficients(guide, src, radius, eps)
-    return a * guide + b
-
-
 def fast_guided_filter(
     guide_low: Tensor, src_low: Tensor, guide_full: Tensor, radius: int, eps: float
 ) -> Tensor:

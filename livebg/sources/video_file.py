@@ -78,10 +78,6 @@ class VideoFileSource:
         """Frame count from the container header (may differ from what decodes), or None."""
         return self.video.frames or None
 
-    @property
-    def has_alpha(self) -> bool:
-        return "a" in (self.video.codec_context.format.name if self.video.codec_context.format else "")
-
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         index = 0
         start = self.video.start_time or 0
