@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,46 +11,44 @@ import av
 import numpy as np
 
 
-def make_clip(
+def write_video(
     path: Path,
+    pictures: Iterable[np.ndarray],
     *,
-    size: tuple[int, int] = (64, 96),
-    frames: int = 12,
-    rate: Fraction = Fraction(24000, 1001),
+    rate: Fraction | int = 30,
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
+    crf: int = 0,
+    pix_fmt: str = "yuv444p",
     audio: bool = False,
 ) -> Path:
-    """An H.264 clip of ``frames`` frames (``size`` = (height, width)) whose frame ``i`` has a distinct
-    colour; ``pts`` gives explicit timestamps (variable frame rate) in ``time_base`` units."""
-    height, width = size
-    if pts is not None and time_base is None:
+    """An H.264 clip of ``uint8 (H, W, 3)`` RGB ``pictures`` at ``rate`` fps (crf 0 and 4:4:4 are
+    lossless); ``pts`` gives explicit timestamps (variable frame rate) in ``time_base`` units;
+    ``audio`` adds a mono AAC 440 Hz tone as long as the video."""
+    pictures = list(pictures)
+    height, width = pictures[0].shape[:2]
+    if pts is None:
+        pts, time_base = list(range(len(pictures))), 1 / Fraction(rate)
+    elif time_base is None:
         raise ValueError("explicit pts need a time_base")
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=rate, options={"crf": "10", "preset": "ultrafast"})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        if time_base is not None:
-            video.time_base = time_base
-            video.codec_context.time_base = time_base
+        video = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.time_base = time_base
+        video.codec_context.time_base = time_base
         aud = None
         if audio:
             aud = out.add_stream("aac", rate=48000)
             aud.layout = "mono"
-        for i in range(frames):
-            image = np.zeros((height, width, 3), np.uint8)
-            image[..., 0] = (37 * i) % 256
-            image[..., 1] = 128
-            image[..., 2] = 255 - (37 * i) % 256
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = pts[i] if pts is not None else i
-            frame.time_base = time_base if pts is not None else 1 / rate
+        for rgb, stamp in zip(pictures, pts, strict=True):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = stamp, time_base
             for packet in video.encode(frame):
                 out.mux(packet)
         for packet in video.encode(None):
             out.mux(packet)
         if aud is not None:
-            seconds = frames / float(rate)
-            samples = int(seconds * 48000)
+            samples = int(len(pictures) / float(rate) * 48000)
             t = np.arange(samples) / 48000
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
             for start in range(0, samples, 1024):
@@ -63,6 +62,30 @@ def make_clip(
             for packet in aud.encode(None):
                 out.mux(packet)
     return path
+
+
+def make_clip(
+    path: Path,
+    *,
+    size: tuple[int, int] = (64, 96),
+    frames: int = 12,
+    rate: Fraction = Fraction(24000, 1001),
+    pts: list[int] | None = None,
+    time_base: Fraction | None = None,
+    audio: bool = False,
+) -> Path:
+    """An H.264 4:2:0 clip of ``frames`` frames (``size`` = (height, width)) whose frame ``i`` has a
+    distinct colour; see :func:`write_video` for ``pts``, ``time_base`` and ``audio``."""
+    pictures = []
+    for i in range(frames):
+        image = np.zeros((*size, 3), np.uint8)
+        image[..., 0] = (37 * i) % 256
+        image[..., 1] = 128
+        image[..., 2] = 255 - (37 * i) % 256
+        pictures.append(image)
+    return write_video(
+        path, pictures, rate=rate, pts=pts, time_base=time_base, crf=10, pix_fmt="yuv420p", audio=audio
+    )
 
 
 @dataclass

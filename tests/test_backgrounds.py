@@ -5,7 +5,6 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -26,6 +25,8 @@ from livebg.backgrounds import (
 )
 from livebg.errors import BackgroundError, LivebgError
 
+from .media import write_video
+
 # Far-apart colours survive H.264 at a high quality within a few levels: frame i is told by its colour.
 _COLOURS = [(230, 20, 20), (20, 230, 20), (20, 20, 230), (230, 230, 20), (230, 20, 230), (20, 230, 230)]
 
@@ -38,24 +39,8 @@ def make_colour_video(
     path: Path, pts: list[int], time_base: Fraction, size: tuple[int, int] = (48, 64)
 ) -> Path:
     """An H.264 clip whose frame i is _COLOURS[i], at the given timestamps."""
-    height, width = size
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(
-            "libx264", rate=Fraction(1) / time_base, options={"crf": "1", "preset": "ultrafast"}
-        )
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
-        stream.time_base = time_base
-        stream.codec_context.time_base = time_base
-        for i, p in enumerate(pts):
-            frame = av.VideoFrame.from_ndarray(
-                np.full((height, width, 3), _COLOURS[i], np.uint8), format="rgb24"
-            )
-            frame.pts, frame.time_base = p, time_base
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    pictures = [np.full((*size, 3), _COLOURS[i], np.uint8) for i in range(len(pts))]
+    return write_video(path, pictures, rate=1 / time_base, pts=pts, time_base=time_base, crf=1)
 
 
 def _shown_index(picture: torch.Tensor) -> int:

@@ -3,6 +3,7 @@ kind through the file pipeline."""
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from livebg.sinks.video_file import EncoderOptions
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession
+from .media import write_video
 from .test_backgrounds import _COLOURS, make_colour_video
 
 PERSON = np.array([1.0, 0.05, 0.05], np.float32)  # saturated red
@@ -208,17 +210,7 @@ def test_background_can_be_switched_between_frames(tmp_path: Path) -> None:
 
 def _grey_clip(path: Path, frames: int = 6) -> Path:
     """A clip of flat grey (128) frames, 25 fps, 64x96."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"crf": "0", "preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv444p"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), 128, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    return write_video(path, [np.full((64, 96, 3), 128, np.uint8)] * frames, rate=25)
 
 
 def _decode(path: Path, fmt: str = "rgb24") -> list[np.ndarray]:
@@ -284,24 +276,10 @@ def _lossless() -> EncoderOptions:
 @pytest.fixture(scope="module")
 def person_clip(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """The first 8 frames of a real talking-head clip (man, plain pale wall), scaled to 192x192."""
-    path = tmp_path_factory.mktemp("clip") / "person.mp4"
-    with (
-        av.open(str(data_dir / "talking_head_man_plain_wall_480.mp4")) as source,
-        av.open(str(path), "w") as out,
-    ):
-        stream = out.add_stream("libx264", rate=30, options={"crf": "0", "preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = 192, 192, "yuv444p"
-        for i, frame in enumerate(source.decode(video=0)):
-            if i == 8:
-                break
-            rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (192, 192), interpolation=cv2.INTER_AREA)
-            picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            picture.pts = i
-            for packet in stream.encode(picture):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    with av.open(str(data_dir / "talking_head_man_plain_wall_480.mp4")) as source:
+        frames = [f.to_ndarray(format="rgb24") for f in itertools.islice(source.decode(video=0), 8)]
+    pictures = [cv2.resize(rgb, (192, 192), interpolation=cv2.INTER_AREA) for rgb in frames]
+    return write_video(tmp_path_factory.mktemp("clip") / "person.mp4", pictures, rate=30)
 
 
 @pytest.mark.parametrize(

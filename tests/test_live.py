@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -21,7 +20,7 @@ from livebg.live import LiveConfig, placeholder_frame, run_live, save_snapshot
 from livebg.matting.session import Matte
 from livebg.sources.camera import CameraSource, CaptureInfo, CaptureSettings, open_reader
 
-from .media import probe
+from .media import probe, write_video
 
 FPS = 30
 BACKEND = "livebg-test-recorder"
@@ -32,19 +31,7 @@ BACKEND = "livebg-test-recorder"
 
 def write_clip(path: Path, pictures: list[np.ndarray], rate: int = FPS) -> Path:
     """H.264 clip of the given ``uint8 (H, W, 3)`` RGB pictures at ``rate`` fps."""
-    height, width = pictures[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=rate, options={"crf": "8", "preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
-        for i, rgb in enumerate(pictures):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            frame.time_base = Fraction(1, rate)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    return write_video(path, pictures, rate=rate, crf=8)
 
 
 def solid(colour: tuple[int, int, int], size: tuple[int, int] = (120, 160)) -> np.ndarray:
