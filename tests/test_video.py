@@ -253,3 +253,23 @@ def test_full_1080p_clip_with_audio_and_an_inexact_header(
     assert dst.times == src.times
     assert dst.guessed_rate == src.guessed_rate == Fraction(24000, 1001)
     assert dst.audio_packets == src.audio_packets
+
+
+def test_image_in_image_out_and_a_clip_into_one_image_is_refused(clip: Path, tmp_path: Path) -> None:
+    import cv2
+
+    still = tmp_path / "still.jpg"
+    cv2.imwrite(str(still), np.full((60, 90, 3), (40, 160, 220), np.uint8))
+    out = tmp_path / "cut.png"
+    session = DiscSession()
+    assert process_video(VideoJob(str(still), out, background="transparent"), session=session).frames == 1
+    alpha = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., 3]
+    expected = session(torch.zeros(1, 3, 60, 90)).alpha[0, 0].numpy() * 255
+    assert np.abs(alpha.astype(np.float32) - expected).max() <= 1
+    assert _partials(tmp_path) == []
+    with pytest.raises(UsageError, match=r"transparent output cannot be stored in \.jpg"):
+        process_video(VideoJob(str(still), tmp_path / "cut.jpg", background="transparent"), session=session)
+    session = DiscSession()
+    with pytest.raises(UsageError, match="single image"):
+        process_video(VideoJob(str(clip), tmp_path / "frame.png", background="green"), session=session)
+    assert session.calls == 0 and not (tmp_path / "frame.png").exists()

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from livebg.errors import OutputError, UsageError
-from livebg.sinks.video_file import FinishOnExit, check_output_path
+from livebg.sinks.video_file import FinishOnExit, check_output_path, partial_path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 _ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
@@ -35,7 +35,7 @@ class ImageFileSink(FinishOnExit):
             raise UsageError(
                 f"transparent output cannot be stored in {self.path.suffix} images; use .png or .webp"
             )
-        self._tmp = self.path.with_name(f".{self.path.stem}.livebg-partial{self.path.suffix}")
+        self._tmp = partial_path(self.path)
         self._finished = False
         self.frames_written = 0
 

@@ -97,7 +97,7 @@ def check_output_path(output: Path, *, overwrite: bool, protect: Sequence[Path |
         )
 
 
-def _partial_path(output: Path) -> Path:
+def partial_path(output: Path) -> Path:
     """Hidden sibling that keeps the suffix, so the muxer is chosen from the real extension."""
     return output.with_name(f".{output.stem}.livebg-partial{output.suffix}")
 
@@ -157,7 +157,7 @@ class VideoFileSink(FinishOnExit):
         check_output_path(self.path, overwrite=overwrite, protect=protect)
         plan = _plan(self.path, alpha, options or EncoderOptions(), width, height)
         self._check_audio(audio_streams)
-        self._tmp = _partial_path(self.path)
+        self._tmp = partial_path(self.path)
         self.time_base = time_base or Fraction(1, 90000)
         self._last_pts: int | None = None
         self._finished = False
