@@ -1,10 +1,14 @@
 """Exporting the RVM network to ONNX for one frame size and downsample ratio, with a disk cache.
 
 An exported graph has fixed shapes: input ``src`` ``(1, 3, H, W)`` float32 RGB in [0, 1] and the
-recurrent states ``r1i..r4i``; outputs ``fgr``, ``pha`` and the next states ``r1o..r4o``. The states
-live at 1/2, 1/4, 1/8 and 1/16 of the downsampled frame; zeros start a stream (the network treats zero
-and missing states alike). Graphs are cached by model weights, refiner, size, ratio and torch version,
-so a second session (or a return to an earlier ratio) loads instead of exporting again.
+recurrent states ``r1i..r4i``; outputs the refiner's low-resolution linear model ``a``, ``b``
+(``(1, 4, h, w)`` each, see :meth:`MattingNetwork.coefficients`) and the next states ``r1o..r4o``. The
+full-resolution step, an upsampling with no weights, is left to :mod:`livebg.matting.upsampling`: in
+the graph runtimes it took a third of the time. The states live at 1/2, 1/4, 1/8 and 1/16 of the
+downsampled frame; zeros start a stream (the network treats zero and missing states alike).
+
+Graphs are cached by model weights, refiner, size, ratio and torch version, so a second session (or a
+return to an earlier ratio) loads instead of exporting again.
 """
 
 from __future__ import annotations
@@ -28,20 +32,21 @@ log = logging.getLogger(__name__)
 
 OPSET = 17
 # Raise when the exported computation changes (livebg/models/rvm.py, the export wrapper), so graphs
-# cached by an older livebg are not reused: 2 = explicit downsampled size.
-GRAPH_VERSION = 2
+# cached by an older livebg are not reused: 2 = explicit downsampled size, 3 = coefficients out.
+GRAPH_VERSION = 3
 # torch.onnx.export (and warnings.catch_warnings) keep process-wide state: one export at a time, also
 # when live mode prepares graphs in a helper thread.
 _EXPORTING = threading.Lock()
 INPUT_NAMES = ("src", "r1i", "r2i", "r3i", "r4i")
-OUTPUT_NAMES = ("fgr", "pha", "r1o", "r2o", "r3o", "r4o")
+OUTPUT_NAMES = ("a", "b", "r1o", "r2o", "r3o", "r4o")
 STATE_INPUTS = INPUT_NAMES[1:]
 STATE_OUTPUTS = OUTPUT_NAMES[2:]
 
 
 @dataclass(frozen=True)
 class ExportedGraph:
-    """An ONNX file on disk and the shapes of its recurrent states (``(1, C, h, w)`` each, r1..r4).
+    """An ONNX file on disk, the shape of its coefficients ``a`` and ``b`` (``(1, 4, h, w)``) and of
+    its recurrent states (``(1, C, h, w)`` each, r1..r4).
 
     ``exported`` is true when this call wrote the file (a cache miss).
     """
@@ -50,12 +55,14 @@ class ExportedGraph:
     height: int
     width: int
     ratio: float
+    coefficient_shape: tuple[int, ...]
     state_shapes: tuple[tuple[int, ...], ...]
     exported: bool = False
 
 
 class _ExplicitState(nn.Module):
-    """The network with its four states as separate inputs and outputs and the ratio fixed."""
+    """The network up to its coefficients, with its four states as separate inputs and outputs and the
+    ratio fixed."""
 
     def __init__(self, model: MattingNetwork, ratio: float) -> None:
         super().__init__()
@@ -65,8 +72,8 @@ class _ExplicitState(nn.Module):
     def forward(
         self, src: Tensor, r1: Tensor, r2: Tensor, r3: Tensor, r4: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-        fgr, pha, (s1, s2, s3, s4) = self.model(src, (r1, r2, r3, r4), self.ratio)
-        return fgr, pha, s1, s2, s3, s4
+        a, b, (s1, s2, s3, s4) = self.model.coefficients(src, (r1, r2, r3, r4), self.ratio)
+        return a, b, s1, s2, s3, s4
 
 
 def exported_dir() -> Path:
@@ -87,14 +94,16 @@ def model_fingerprint(model: MattingNetwork) -> str:
 
 
 @torch.inference_mode()
-def state_shapes(model: MattingNetwork, height: int, width: int, ratio: float) -> tuple[tuple[int, ...], ...]:
-    """Shapes of r1..r4 for one ``(height, width)`` frame at ``ratio``, found by running the network's
-    decoder once on the downsampled frame (its rounding at odd sizes is the network's business)."""
+def graph_shapes(
+    model: MattingNetwork, height: int, width: int, ratio: float
+) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """Shapes of the coefficients and of r1..r4 for one ``(height, width)`` frame at ``ratio``, found by
+    running the network once on the downsampled frame (its rounding at odd sizes is its business)."""
     probe = copy.deepcopy(model).eval() if model.training else model  # leave the caller's mode alone
     weight = next(model.parameters())
     small = downsample(torch.zeros(1, 3, height, width, device=weight.device, dtype=weight.dtype), ratio)
-    _, _, state = probe(small, (None, None, None, None), 1.0)
-    return tuple(tuple(s.shape) for s in state)
+    _, b, state = probe.coefficients(small, (None, None, None, None), 1.0)
+    return tuple(b.shape), tuple(tuple(s.shape) for s in state)
 
 
 def graph_path(fingerprint: str, height: int, width: int, ratio: float, folder: Path | None = None) -> Path:
@@ -120,11 +129,11 @@ def export_graph(
     half-written graph under the final name.
     """
     fingerprint = fingerprint or model_fingerprint(model)
-    shapes = state_shapes(model, height, width, ratio)
+    coefficient_shape, shapes = graph_shapes(model, height, width, ratio)
     path = graph_path(fingerprint, height, width, ratio, folder)
     if path.is_file():
         log.debug("exported graph cache hit: %s", path)
-        return ExportedGraph(path, height, width, ratio, shapes)
+        return ExportedGraph(path, height, width, ratio, coefficient_shape, shapes)
     path.parent.mkdir(parents=True, exist_ok=True)
     log.info(
         "exporting %s %dx%d at ratio %g to ONNX (once; cached in %s)",
@@ -158,4 +167,4 @@ def export_graph(
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    return ExportedGraph(path, height, width, ratio, shapes, exported=True)
+    return ExportedGraph(path, height, width, ratio, coefficient_shape, shapes, exported=True)

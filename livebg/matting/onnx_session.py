@@ -30,6 +30,7 @@ from livebg.matting.export import (
     model_fingerprint,
 )
 from livebg.matting.session import Matte, auto_downsample_ratio
+from livebg.matting.upsampling import CoefficientUpsampler
 from livebg.models.rvm import MattingNetwork
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class GraphRunner(Protocol):
     """One compiled graph with its recurrent state held in the runtime's buffers."""
 
     def run(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``src`` float32 ``(1, 3, H, W)`` RGB in [0, 1] -> fresh ``(fgr, pha)`` arrays."""
+        """``src`` float32 ``(1, 3, H, W)`` RGB in [0, 1] -> the coefficients ``(a, b)``, fresh arrays."""
         ...
 
     def reset(self) -> None:
@@ -92,6 +93,7 @@ class ExportedGraphSession:
         self._fingerprint = model_fingerprint(self.model)
         self._runners: OrderedDict[_Key, GraphRunner] = OrderedDict()
         self._key: _Key | None = None
+        self._upsample = CoefficientUpsampler()
         # prepare() may run in a helper thread while frames go through __call__.
         self._lock = threading.Lock()
 
@@ -122,8 +124,8 @@ class ExportedGraphSession:
             runner.reset()
             self._key = key
         array = src.detach().to("cpu", torch.float32).contiguous().numpy()
-        fgr, pha = runner.run(array)
-        return Matte(alpha=torch.from_numpy(pha), foreground=torch.from_numpy(fgr))
+        fgr, pha = self._upsample(*runner.run(array), array)
+        return Matte(alpha=pha, foreground=fgr)
 
     def _runner(self, key: _Key) -> GraphRunner:
         with self._lock:
@@ -181,7 +183,7 @@ class PingPongRunner:
     set and writes the other, and the roles swap, so nothing is copied between frames.
 
     ``wrap`` turns a numpy array into the runtime's view of the same memory; subclasses implement
-    ``_infer(src, fgr, pha)`` with ``self._state_views`` as inputs and ``self._next_views`` as outputs.
+    ``_infer(src, a, b)`` with ``self._state_views`` as inputs and ``self._next_views`` as outputs.
     """
 
     def __init__(self, graph: ExportedGraph, wrap: Callable[[np.ndarray], Any]) -> None:
@@ -198,16 +200,14 @@ class PingPongRunner:
             array.fill(0.0)
 
     def run(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        height, width = self._graph.height, self._graph.width
-        # Fresh outputs each frame: the caller may still hold the previous frame's matte.
-        fgr = np.empty((1, 3, height, width), np.float32)
-        pha = np.empty((1, 1, height, width), np.float32)
-        self._infer(src, fgr, pha)
+        a = np.empty(self._graph.coefficient_shape, np.float32)
+        b = np.empty(self._graph.coefficient_shape, np.float32)
+        self._infer(src, a, b)
         self._state, self._next = self._next, self._state
         self._state_views, self._next_views = self._next_views, self._state_views
-        return fgr, pha
+        return a, b
 
-    def _infer(self, src: np.ndarray, fgr: np.ndarray, pha: np.ndarray) -> None:
+    def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         raise NotImplementedError
 
 
@@ -217,11 +217,11 @@ class _OrtRunner(PingPongRunner):
         self._session = session
         self._binding = session.io_binding()
 
-    def _infer(self, src: np.ndarray, fgr: np.ndarray, pha: np.ndarray) -> None:
+    def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         binding = self._binding
         binding.bind_cpu_input("src", src)
-        binding.bind_ortvalue_output("fgr", self._wrap(fgr))
-        binding.bind_ortvalue_output("pha", self._wrap(pha))
+        binding.bind_ortvalue_output("a", self._wrap(a))
+        binding.bind_ortvalue_output("b", self._wrap(b))
         for name, value in zip(STATE_INPUTS, self._state_views, strict=True):
             binding.bind_ortvalue_input(name, value)
         for name, value in zip(STATE_OUTPUTS, self._next_views, strict=True):

@@ -42,11 +42,11 @@ class _OpenVinoRunner(PingPongRunner):
         super().__init__(graph, lambda array: ov.Tensor(array, shared_memory=True))
         self._request = compiled.create_infer_request()
 
-    def _infer(self, src: np.ndarray, fgr: np.ndarray, pha: np.ndarray) -> None:
+    def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         request = self._request
         request.set_tensor("src", self._wrap(src))
-        request.set_tensor("fgr", self._wrap(fgr))
-        request.set_tensor("pha", self._wrap(pha))
+        request.set_tensor("a", self._wrap(a))
+        request.set_tensor("b", self._wrap(b))
         for name, tensor in zip(STATE_INPUTS, self._state_views, strict=True):
             request.set_tensor(name, tensor)
         for name, tensor in zip(STATE_OUTPUTS, self._next_views, strict=True):

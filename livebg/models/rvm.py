@@ -222,8 +222,10 @@ def _local_statistics(
     return mean_x, mean_y, cov_xy, var_x
 
 
-def _apply_coefficients(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
-    """Upsample the low-resolution linear model ``y = a * x + b`` and apply it to the full frame."""
+def apply_coefficients(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
+    """Upsample the low-resolution linear model ``y = a * x + b`` (``a``, ``b``: ``(B, 4, h, w)``) and
+    apply it to the full frame, whose guide ``x`` is its RGB and their mean; returns the foreground
+    residual ``y[:, :3]`` and the alpha ``y[:, 3:]``, both unclamped."""
     size = fine_src.shape[2:]
     a = F.interpolate(a, size, mode="bilinear", align_corners=False)
     b = F.interpolate(b, size, mode="bilinear", align_corners=False)
@@ -240,16 +242,22 @@ class FastGuidedFilterRefiner(nn.Module):
         self.radius = radius
         self.eps = eps
 
-    def forward(
-        self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
+    def coefficients(
+        self, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
     ) -> tuple[Tensor, Tensor]:
+        """The linear model ``y = a * x + b`` at the low resolution (see :func:`apply_coefficients`)."""
         base_x = _with_gray(base_src)
         base_y = torch.cat([base_fgr, base_pha], dim=1)
         mean_x, mean_y, cov_xy, var_x = _local_statistics(
             base_x, base_y, lambda t: box_filter(t, self.radius)
         )
         a = cov_xy / (var_x + self.eps)
-        return _apply_coefficients(a, mean_y - a * mean_x, fine_src)
+        return a, mean_y - a * mean_x
+
+    def forward(
+        self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        return apply_coefficients(*self.coefficients(base_src, base_fgr, base_pha, base_hid), fine_src)
 
 
 class DeepGuidedFilterRefiner(nn.Module):
@@ -271,14 +279,20 @@ class DeepGuidedFilterRefiner(nn.Module):
             nn.Conv2d(hid_channels, 4, kernel_size=1, bias=True),
         )
 
-    def forward(
-        self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
+    def coefficients(
+        self, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
     ) -> tuple[Tensor, Tensor]:
+        """The linear model ``y = a * x + b`` at the low resolution (see :func:`apply_coefficients`)."""
         base_x = _with_gray(base_src)
         base_y = torch.cat([base_fgr, base_pha], dim=1)
         mean_x, mean_y, cov_xy, var_x = _local_statistics(base_x, base_y, self.box_filter)
         a = self.conv(torch.cat([cov_xy, var_x, base_hid], dim=1))
-        return _apply_coefficients(a, mean_y - a * mean_x, fine_src)
+        return a, mean_y - a * mean_x
+
+    def forward(
+        self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        return apply_coefficients(*self.coefficients(base_src, base_fgr, base_pha, base_hid), fine_src)
 
 
 _CHANNELS: dict[str, tuple[int, int, list[int], list[int]]] = {
@@ -330,6 +344,27 @@ class MattingNetwork(nn.Module):
             fgr_residual, pha = self.refiner(src, src_sm, fgr_residual, pha, hid)
         fgr = (fgr_residual + src).clamp(0.0, 1.0)
         return fgr, pha.clamp(0.0, 1.0), new_state
+
+    def coefficients(
+        self, src: Tensor, state: State = (None, None, None, None), downsample_ratio: float = 1.0
+    ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+        """The network up to the refiner's low-resolution linear model: returns ``(a, b, state)`` with
+        ``a``, ``b`` of shape ``(B, 4, h, w)`` at the downsampled size, such that
+        :func:`apply_coefficients` on ``src`` gives what :meth:`forward` returns before its clamping
+        (the foreground as a residual to ``src``). At ratio 1 there is no refiner: ``a`` is zero and
+        ``b`` holds the residual and alpha themselves.
+
+        This lets a runtime run the small, low-resolution part as a graph and the full-resolution
+        upsampling, which needs no weights, with its own image kernels.
+        """
+        src_sm = downsample(src, downsample_ratio)
+        hid, new_state = self._decode(src_sm, state)
+        fgr_residual, pha = self.project_mat(hid).split([3, 1], dim=1)
+        if downsample_ratio != 1:
+            a, b = self.refiner.coefficients(src_sm, fgr_residual, pha, hid)
+            return a, b, new_state
+        b = torch.cat([fgr_residual, pha], dim=1)
+        return torch.zeros_like(b), b, new_state
 
     def segment(
         self, src: Tensor, state: State = (None, None, None, None), downsample_ratio: float = 1.0
