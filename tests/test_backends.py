@@ -204,13 +204,13 @@ def _hide(monkeypatch: pytest.MonkeyPatch, *packages: str) -> None:
         monkeypatch.setitem(sys.modules, package, None)
 
 
-def test_auto_prefers_onnxruntime_then_openvino_then_torch_on_the_cpu(monkeypatch) -> None:
+def test_auto_prefers_openvino_then_onnxruntime_then_torch_on_the_cpu(monkeypatch) -> None:
     pytest.importorskip("openvino")
     pytest.importorskip("onnxruntime")
-    assert choose_backend("auto", CPU) == "onnxruntime"
-    _hide(monkeypatch, "onnxruntime")
     assert choose_backend("auto", CPU) == "openvino"
     _hide(monkeypatch, "openvino")
+    assert choose_backend("auto", CPU) == "onnxruntime"
+    _hide(monkeypatch, "onnxruntime")
     assert choose_backend("auto", CPU) == "torch"
 
 
@@ -242,11 +242,11 @@ def test_fp16_is_refused_for_exported_sessions(model) -> None:
 
 def test_factory_builds_the_chosen_backend(rvm_checkpoint: Path) -> None:
     pytest.importorskip("livebg.weights")
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip("openvino")
     from livebg.config import ModelConfig
     from livebg.matting.factory import create_session
 
     session = create_session(ModelConfig(weights=rvm_checkpoint, device="cpu", backend="auto"))
-    assert getattr(session, "backend", None) == "onnxruntime"
+    assert getattr(session, "backend", None) == "openvino"
     session = create_session(ModelConfig(weights=rvm_checkpoint, device="cpu", backend="torch"))
     assert isinstance(session, RVMSession)

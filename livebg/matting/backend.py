@@ -19,11 +19,10 @@ from livebg.models.rvm import MattingNetwork
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
-# Measured on a 2-core x86 CPU at 720p (benchmarks/): OpenVINO leads by ~10% at ratio 0.4 on a quiet
-# machine, but ONNX Runtime (its worker threads sleep instead of spinning) is faster at the ratios live
-# mode uses (28 vs 19 fps at 0.125, clip paced at 30 fps) and holds up far better when other threads
-# share the cores, so it comes first.
-_CPU_PREFERENCE = ("onnxruntime", "openvino")
+# Measured on a 2-core x86 CPU at 720p (benchmarks/), since the graphs end at the refiner's
+# coefficients: OpenVINO 68 ms against ONNX Runtime's 84 ms per frame at ratio 0.375, and faster live at
+# every ratio (clip paced at 30 fps: 29.0 against 27.2 fps at 0.1875, 22.9 against 19.6 at 0.25).
+_CPU_PREFERENCE = ("openvino", "onnxruntime")
 _INSTALL = {
     "onnxruntime": 'pip install "livebg[onnx]"',
     "openvino": 'pip install "livebg[openvino]"',

@@ -20,7 +20,7 @@ import os
 import tempfile
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -41,23 +41,39 @@ INPUT_NAMES = ("src", "r1i", "r2i", "r3i", "r4i")
 OUTPUT_NAMES = ("a", "b", "r1o", "r2o", "r3o", "r4o")
 STATE_INPUTS = INPUT_NAMES[1:]
 STATE_OUTPUTS = OUTPUT_NAMES[2:]
+FEATURES = ("f1", "f2", "f3", "f4")
+# The network in three graphs, for runtimes that run each part in its own precision: the encoder
+# (src -> downsampled frame x and features), the recurrent decoder (-> hidden features and next state)
+# and the head (-> coefficients). Names of each part's inputs and outputs.
+PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "encoder": (("src",), ("x", *FEATURES)),
+    "decoder": (("x", *FEATURES, *STATE_INPUTS), ("hid", *STATE_OUTPUTS)),
+    "head": (("x", "hid"), ("a", "b")),
+}
 
 
 @dataclass(frozen=True)
 class ExportedGraph:
-    """An ONNX file on disk, the shape of its coefficients ``a`` and ``b`` (``(1, 4, h, w)``) and of
-    its recurrent states (``(1, C, h, w)`` each, r1..r4).
+    """ONNX files on disk: ``paths`` holds one graph of the whole network, or with ``split`` one per
+    entry of :data:`PARTS`, in that order. Also the shape of the coefficients ``a`` and ``b``
+    (``(1, 4, h, w)``) and of the recurrent states (``(1, C, h, w)`` each, r1..r4).
 
-    ``exported`` is true when this call wrote the file (a cache miss).
+    ``exported`` is true when this call wrote a file (a cache miss).
     """
 
-    path: Path
+    paths: tuple[Path, ...]
     height: int
     width: int
     ratio: float
     coefficient_shape: tuple[int, ...]
     state_shapes: tuple[tuple[int, ...], ...]
     exported: bool = False
+
+    @property
+    def path(self) -> Path:
+        """The one graph of the whole network (not split)."""
+        (path,) = self.paths
+        return path
 
 
 class _ExplicitState(nn.Module):
@@ -74,6 +90,38 @@ class _ExplicitState(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         a, b, (s1, s2, s3, s4) = self.model.coefficients(src, (r1, r2, r3, r4), self.ratio)
         return a, b, s1, s2, s3, s4
+
+
+class _Encoder(nn.Module):
+    def __init__(self, model: MattingNetwork, ratio: float) -> None:
+        super().__init__()
+        self.model = model
+        self.ratio = ratio
+
+    def forward(self, src: Tensor) -> tuple[Tensor, ...]:
+        x = downsample(src, self.ratio)
+        return x, *self.model.encode(x)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, model: MattingNetwork) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
+        f1, f2, f3, f4, r1, r2, r3, r4 = tensors
+        hid, state = self.model.decode(x, (f1, f2, f3, f4), (r1, r2, r3, r4))
+        return hid, *state
+
+
+class _Head(nn.Module):
+    def __init__(self, model: MattingNetwork, ratio: float) -> None:
+        super().__init__()
+        self.model = model
+        self.ratio = ratio
+
+    def forward(self, x: Tensor, hid: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.head(x, hid, self.ratio)
 
 
 def exported_dir() -> Path:
@@ -106,11 +154,19 @@ def graph_shapes(
     return tuple(b.shape), tuple(tuple(s.shape) for s in state)
 
 
-def graph_path(fingerprint: str, height: int, width: int, ratio: float, folder: Path | None = None) -> Path:
-    """The cache file for one graph; the name carries every part of the key."""
+def graph_path(
+    fingerprint: str,
+    height: int,
+    width: int,
+    ratio: float,
+    folder: Path | None = None,
+    part: str | None = None,
+) -> Path:
+    """The cache file for one graph (or one ``part`` of a split network); the name carries every part
+    of the key."""
     torch_version = torch.__version__.split("+")[0]
     key = f"{fingerprint}-{width}x{height}-r{ratio:.6g}-torch{torch_version}-op{OPSET}"
-    name = f"rvm{GRAPH_VERSION}-{key}.onnx"
+    name = f"rvm{GRAPH_VERSION}-{key}{'-' + part if part else ''}.onnx"
     return (folder or exported_dir()) / name
 
 
@@ -120,33 +176,58 @@ def export_graph(
     width: int,
     ratio: float,
     *,
+    split: bool = False,
     folder: Path | None = None,
     fingerprint: str | None = None,
 ) -> ExportedGraph:
-    """The ONNX graph of ``model`` for ``(height, width)`` frames at ``ratio``, exported on a cache miss.
+    """The ONNX graph of ``model`` for ``(height, width)`` frames at ``ratio`` (with ``split``: its
+    three :data:`PARTS`), exported on a cache miss.
 
-    The file is written to a temporary name and renamed, so a crash or a second process never leaves a
+    Each file is written to a temporary name and renamed, so a crash or a second process never leaves a
     half-written graph under the final name.
     """
     fingerprint = fingerprint or model_fingerprint(model)
     coefficient_shape, shapes = graph_shapes(model, height, width, ratio)
-    path = graph_path(fingerprint, height, width, ratio, folder)
-    if path.is_file():
-        log.debug("exported graph cache hit: %s", path)
-        return ExportedGraph(path, height, width, ratio, coefficient_shape, shapes)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(PARTS) if split else [None]
+    paths = tuple(graph_path(fingerprint, height, width, ratio, folder, part) for part in names)
+    graph = ExportedGraph(paths, height, width, ratio, coefficient_shape, shapes)
+    if all(path.is_file() for path in paths):
+        log.debug("exported graph cache hit: %s", paths[0])
+        return graph
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
     log.info(
         "exporting %s %dx%d at ratio %g to ONNX (once; cached in %s)",
         model.variant,
         width,
         height,
         ratio,
-        path.parent,
+        paths[0].parent,
     )
     # Exporting with the TorchScript exporter alters the eager module it traces (its outputs change
     # afterwards in the same process), so a private copy is exported.
-    wrapper = _ExplicitState(copy.deepcopy(model).cpu().float().eval(), ratio).eval()
-    args = (torch.zeros(1, 3, height, width), *(torch.zeros(s) for s in shapes))
+    private = copy.deepcopy(model).cpu().float().eval()
+    src = torch.zeros(1, 3, height, width)
+    states = tuple(torch.zeros(s) for s in shapes)
+    if not split:
+        _write(_ExplicitState(private, ratio), (src, *states), INPUT_NAMES, OUTPUT_NAMES, paths[0])
+        return replace(graph, exported=True)
+    with torch.no_grad():
+        x, *features = _Encoder(private, ratio)(src)
+        hid = _Decoder(private)(x, *features, *states)[0]
+    examples = {"encoder": (src,), "decoder": (x, *features, *states), "head": (x, hid)}
+    modules = {
+        "encoder": _Encoder(private, ratio),
+        "decoder": _Decoder(private),
+        "head": _Head(private, ratio),
+    }
+    for part, path in zip(PARTS, paths, strict=True):
+        _write(modules[part], examples[part], *PARTS[part], path)
+    return replace(graph, exported=True)
+
+
+def _write(
+    module: nn.Module, args: tuple[Tensor, ...], inputs: tuple[str, ...], outputs: tuple[str, ...], path: Path
+) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -154,11 +235,11 @@ def export_graph(
             # The exporter warns about Python values traced as constants; that is intended here.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                wrapper,
+                module.eval(),
                 args,
                 tmp_name,
-                input_names=list(INPUT_NAMES),
-                output_names=list(OUTPUT_NAMES),
+                input_names=list(inputs),
+                output_names=list(outputs),
                 opset_version=OPSET,
                 do_constant_folding=True,
                 dynamo=False,
@@ -167,4 +248,3 @@ def export_graph(
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    return ExportedGraph(path, height, width, ratio, coefficient_shape, shapes, exported=True)

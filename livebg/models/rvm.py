@@ -330,9 +330,27 @@ class MattingNetwork(nn.Module):
             DeepGuidedFilterRefiner() if refiner == "deep_guided_filter" else FastGuidedFilterRefiner()
         )
 
-    def _decode(self, src_sm: Tensor, state: State) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+    def encode(self, src_sm: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Features of the downsampled frame at 1/2, 1/4, 1/8 and 1/16 (the last through LR-ASPP)."""
         f1, f2, f3, f4 = self.backbone(src_sm)
-        return self.decoder(src_sm, f1, f2, f3, self.aspp(f4), state)
+        return f1, f2, f3, self.aspp(f4)
+
+    def decode(
+        self, src_sm: Tensor, features: tuple[Tensor, Tensor, Tensor, Tensor], state: State
+    ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+        """The recurrent decoder: hidden features at the downsampled size and the next state."""
+        return self.decoder(src_sm, *features, state)
+
+    def head(self, src_sm: Tensor, hid: Tensor, downsample_ratio: float) -> tuple[Tensor, Tensor]:
+        """The coefficients ``(a, b)`` of :meth:`coefficients` from the decoder's hidden features."""
+        fgr_residual, pha = self.project_mat(hid).split([3, 1], dim=1)
+        if downsample_ratio != 1:
+            return self.refiner.coefficients(src_sm, fgr_residual, pha, hid)
+        b = torch.cat([fgr_residual, pha], dim=1)
+        return torch.zeros_like(b), b
+
+    def _decode(self, src_sm: Tensor, state: State) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+        return self.decode(src_sm, self.encode(src_sm), state)
 
     def forward(
         self, src: Tensor, state: State = (None, None, None, None), downsample_ratio: float = 1.0
@@ -359,12 +377,8 @@ class MattingNetwork(nn.Module):
         """
         src_sm = downsample(src, downsample_ratio)
         hid, new_state = self._decode(src_sm, state)
-        fgr_residual, pha = self.project_mat(hid).split([3, 1], dim=1)
-        if downsample_ratio != 1:
-            a, b = self.refiner.coefficients(src_sm, fgr_residual, pha, hid)
-            return a, b, new_state
-        b = torch.cat([fgr_residual, pha], dim=1)
-        return torch.zeros_like(b), b, new_state
+        a, b = self.head(src_sm, hid, downsample_ratio)
+        return a, b, new_state
 
     def segment(
         self, src: Tensor, state: State = (None, None, None, None), downsample_ratio: float = 1.0
