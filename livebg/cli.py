@@ -44,7 +44,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="inference runtime (default: auto, the fastest available for the device)",
     )
     group.add_argument(
-        "--precision", default="auto", choices=("auto", "fp32", "fp16"), help="default: fp16 on CUDA"
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "fp16", "bf16"),
+        help="default: fp16 on CUDA, else fp32; bf16: the decoder in bf16 with --backend openvino "
+        "(faster on CPUs with bf16, alpha within 3/255)",
     )
     group.add_argument(
         "--offline", action="store_true", help="never download weights (also LIVEBG_OFFLINE=1)"

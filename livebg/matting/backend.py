@@ -90,13 +90,16 @@ def create_exported_session(
 ) -> MattingSession:
     """A CPU session running ``model``'s exported graph in ``backend`` (``onnxruntime`` or ``openvino``).
 
-    Only fp32 is offered: OpenVINO's bf16 drifts through the recurrent state (alpha off by up to 255/255
-    on real frames), and fp16 is for GPUs.
+    fp32 by default. OpenVINO also offers ``bf16`` (its decoder in bf16, see
+    :class:`~livebg.matting.openvino_session.OpenVinoSession`): faster, but its alpha strays up to 3/255
+    from fp32, so it is chosen, never automatic. fp16 is for GPUs.
     """
-    if precision not in ("auto", "fp32"):
+    offered = ("auto", "fp32", "bf16") if backend == "openvino" else ("auto", "fp32")
+    if precision not in offered:
         raise UsageError(
             f"--precision {precision} is not available with --backend {backend}; "
-            "use --precision auto or fp32, or --backend torch"
+            f"use --precision {' or '.join(offered)}"
+            + (", or --backend openvino for bf16" if precision == "bf16" else ", or --backend torch")
         )
     if backend == "onnxruntime":
         from livebg.matting.onnx_session import OnnxSession
@@ -105,5 +108,7 @@ def create_exported_session(
     if backend == "openvino":
         from livebg.matting.openvino_session import OpenVinoSession
 
-        return OpenVinoSession(model, downsample_ratio, name)
+        return OpenVinoSession(
+            model, downsample_ratio, name, precision="bf16" if precision == "bf16" else "fp32"
+        )
     raise UsageError(f"backend {backend!r} has no exported session; use onnxruntime or openvino")

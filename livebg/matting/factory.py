@@ -28,6 +28,10 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
         return torch.float16
     if precision == "fp32":
         return torch.float32
+    if precision == "bf16":
+        raise UsageError(
+            "--precision bf16 is offered by --backend openvino on the CPU; use fp32 or fp16 here"
+        )
     raise UsageError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
 
 
@@ -78,7 +82,6 @@ def create_session(config: ModelConfig) -> MattingSession:
     from livebg import weights
 
     device = select_device(config.device)
-    dtype = resolve_dtype(config.precision, device)
     if config.name in RVM_VARIANTS:
         backend = choose_backend(config.backend, device)  # before loading: a missing runtime fails fast
         checkpoint = weights.resolve_weights(config.name, config.weights, offline=config.offline)
@@ -91,6 +94,7 @@ def create_session(config: ModelConfig) -> MattingSession:
                 precision=config.precision,
                 name=config.name,
             )
+        dtype = resolve_dtype(config.precision, device)
         return RVMSession(model, device, dtype, config.downsample_ratio, name=config.name)
     raise UsageError(f"unknown model {config.name!r}; use one of {', '.join(model_names())}")
 

@@ -69,6 +69,8 @@ class ExportedGraphSession:
     """
 
     backend: ClassVar[str] = ""
+    # Whether the runtime takes the network as the three graphs of export.PARTS rather than one.
+    split: bool = False
 
     def __init__(
         self,
@@ -136,7 +138,13 @@ class ExportedGraphSession:
         # Exporting and compiling take seconds at 720p: done outside the lock.
         height, width, ratio = key
         graph = export_graph(
-            self.model, height, width, ratio, folder=self._export_folder, fingerprint=self._fingerprint
+            self.model,
+            height,
+            width,
+            ratio,
+            split=self.split,
+            folder=self._export_folder,
+            fingerprint=self._fingerprint,
         )
         runner = self._compile(graph)
         with self._lock:
