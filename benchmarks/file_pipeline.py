@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--ratio", type=float, default=0.375)
     parser.add_argument("--backend", default="auto", help="backend of the livebg run (auto, torch, ...)")
+    parser.add_argument("--precision", default="auto", help="precision of the livebg run (auto, bf16, ...)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -103,13 +104,20 @@ def main() -> None:
             background="green",
             encoder=EncoderOptions(),
             model=ModelConfig(
-                weights=args.weights, device="cpu", downsample_ratio=args.ratio, backend=args.backend
+                weights=args.weights,
+                device="cpu",
+                downsample_ratio=args.ratio,
+                backend=args.backend,
+                precision=args.precision,
             ),
         )
         start = time.perf_counter()
         result = process_video(job)
         ours = result.frames / (time.perf_counter() - start)
-        print(f"livebg video          : {ours:6.2f} fps (backend {args.backend}; model loading included)")
+        print(
+            f"livebg video          : {ours:6.2f} fps (backend {args.backend}, precision "
+            f"{args.precision}; model loading included)"
+        )
         print(f"speed-up              : {ours / base_fps:6.2f}x")
         diff = np.abs(decoded(tmp / "sequential.mp4") - decoded(tmp / "livebg.mp4"))
         # Both outputs went through H.264 separately, so single pixels differ by the encoder's choices.

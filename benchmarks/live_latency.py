@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--ratios", default="0.375,0.25", help="comma-separated downsample ratios")
     parser.add_argument("--backends", help="comma-separated backends (default: torch and the fastest)")
+    parser.add_argument("--precision", default="auto", help="precision for every backend (auto, bf16, ...)")
     parser.add_argument("--seconds", type=float, default=8.0, help="run time per configuration")
     parser.add_argument("--background", default="#00b140")
     args = parser.parse_args()
@@ -78,7 +79,11 @@ def main() -> None:
     for backend in backends:
         for ratio in ratios:
             model = ModelConfig(
-                weights=args.weights, device=args.device, downsample_ratio=ratio, backend=backend
+                weights=args.weights,
+                device=args.device,
+                downsample_ratio=ratio,
+                backend=backend,
+                precision=args.precision,
             )
             stats = measure(args.clip, model, args.seconds, args.background)
             latencies = np.array(stats.latencies) * 1000

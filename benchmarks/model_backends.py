@@ -49,7 +49,8 @@ def make_session(backend: str, model, ratio: float, folder: Path | None):
         return OnnxSession(model, ratio, export_folder=folder)
     from livebg.matting.openvino_session import OpenVinoSession
 
-    return OpenVinoSession(model, ratio, export_folder=folder)
+    precision = "bf16" if backend == "openvino-bf16" else "fp32"
+    return OpenVinoSession(model, ratio, export_folder=folder, precision=precision)
 
 
 def run(session, frames: list[torch.Tensor]) -> tuple[list[float], list[torch.Tensor]]:
@@ -80,7 +81,11 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=SHARED / "models" / "rvm_mobilenetv3_tfjs.pth")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--ratios", default="0.375,0.25,auto", help="comma-separated; auto = longer side 512")
-    parser.add_argument("--backends", default="torch,onnxruntime,openvino")
+    parser.add_argument(
+        "--backends",
+        default="torch,onnxruntime,openvino,openvino-bf16",
+        help="comma-separated; openvino-bf16 runs the decoder in bf16 (CPUs with bf16 only)",
+    )
     parser.add_argument("--cache", action="store_true", help="use the user's export cache, not a fresh one")
     args = parser.parse_args()
 
