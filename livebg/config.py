@@ -13,8 +13,8 @@ class ModelConfig:
     ``weights``: a local checkpoint to use instead of the cached/downloaded one. ``refiner``: ``None``
     detects it from the checkpoint (RVM only). ``downsample_ratio``: ``None`` is automatic (longer side
     near 512 px). ``backend``: ``auto``, ``torch``, ``onnxruntime`` or ``openvino``. ``precision``:
-    ``auto`` (fp16 on CUDA, fp32 elsewhere), ``fp32`` or ``fp16``. ``smoothing``, ``refine_edges`` and
-    ``keep_classes`` apply to the segmentation models.
+    ``auto`` (fp16 on CUDA, fp32 elsewhere), ``fp32``, ``fp16``, or ``bf16`` (OpenVINO's decoder).
+    ``smoothing``, ``refine_edges`` and ``keep_classes`` apply to the segmentation models.
     """
 
     name: str = "rvm-mobilenetv3"
