@@ -215,6 +215,13 @@ class PingPongRunner:
         self._state_views, self._next_views = self._next_views, self._state_views
         return a, b
 
+    def _state_tensors(self) -> list[tuple[str, Any]]:
+        """This frame's state bindings: the state to read as r1i..r4i, the one to write as r1o..r4o."""
+        return [
+            *zip(STATE_INPUTS, self._state_views, strict=True),
+            *zip(STATE_OUTPUTS, self._next_views, strict=True),
+        ]
+
     def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         raise NotImplementedError
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from livebg.errors import UsageError
-from livebg.matting.export import PARTS, STATE_INPUTS, STATE_OUTPUTS, ExportedGraph
+from livebg.matting.export import PARTS, ExportedGraph
 from livebg.matting.onnx_session import ExportedGraphSession, GraphRunner, PingPongRunner
 from livebg.models.rvm import MattingNetwork
 
@@ -79,9 +79,7 @@ class _OpenVinoRunner(PingPongRunner):
         request.set_tensor("src", self._wrap(src))
         request.set_tensor("a", self._wrap(a))
         request.set_tensor("b", self._wrap(b))
-        for name, tensor in zip(STATE_INPUTS, self._state_views, strict=True):
-            request.set_tensor(name, tensor)
-        for name, tensor in zip(STATE_OUTPUTS, self._next_views, strict=True):
+        for name, tensor in self._state_tensors():
             request.set_tensor(name, tensor)
         _run(request)
 
@@ -108,9 +106,7 @@ class _OpenVinoPartsRunner(PingPongRunner):
         encoder, decoder, head = (self._requests[part] for part in PARTS)
         encoder.set_tensor("src", self._wrap(src))
         _run(encoder)
-        for name, tensor in zip(STATE_INPUTS, self._state_views, strict=True):
-            decoder.set_tensor(name, tensor)
-        for name, tensor in zip(STATE_OUTPUTS, self._next_views, strict=True):
+        for name, tensor in self._state_tensors():
             decoder.set_tensor(name, tensor)
         _run(decoder)
         head.set_tensor("a", self._wrap(a))
