@@ -254,11 +254,6 @@ class FastGuidedFilterRefiner(nn.Module):
         a = cov_xy / (var_x + self.eps)
         return a, mean_y - a * mean_x
 
-    def forward(
-        self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        return apply_coefficients(*self.coefficients(base_src, base_fgr, base_pha, base_hid), fine_src)
-
 
 class DeepGuidedFilterRefiner(nn.Module):
     """Deep guided filter (Wu et al.): the guided filter's coefficients are predicted by a small
@@ -288,11 +283,6 @@ class DeepGuidedFilterRefiner(nn.Module):
         mean_x, mean_y, cov_xy, var_x = _local_statistics(base_x, base_y, self.box_filter)
         a = self.conv(torch.cat([cov_xy, var_x, base_hid], dim=1))
         return a, mean_y - a * mean_x
-
-    def forward(
-        self, fine_src: Tensor, base_src: Tensor, base_fgr: Tensor, base_pha: Tensor, base_hid: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        return apply_coefficients(*self.coefficients(base_src, base_fgr, base_pha, base_hid), fine_src)
 
 
 _CHANNELS: dict[str, tuple[int, int, list[int], list[int]]] = {
@@ -357,9 +347,10 @@ class MattingNetwork(nn.Module):
     ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
         src_sm = downsample(src, downsample_ratio)
         hid, new_state = self._decode(src_sm, state)
-        fgr_residual, pha = self.project_mat(hid).split([3, 1], dim=1)
         if downsample_ratio != 1:
-            fgr_residual, pha = self.refiner(src, src_sm, fgr_residual, pha, hid)
+            fgr_residual, pha = apply_coefficients(*self.head(src_sm, hid, downsample_ratio), src)
+        else:
+            fgr_residual, pha = self.project_mat(hid).split([3, 1], dim=1)
         fgr = (fgr_residual + src).clamp(0.0, 1.0)
         return fgr, pha.clamp(0.0, 1.0), new_state
 
