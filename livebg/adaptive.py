@@ -127,7 +127,7 @@ class RatioController:
 
 def _ladder(top: float, bottom: float, step: float) -> tuple[float, ...]:
     """``top``, ``top * step``, ... while above ``bottom``, then ``bottom`` (rounded to 4 decimals so the
-    same rung always names the same exported graph)."""
+    same rung always names the same compiled graph)."""
     rungs = [round(top, 4)]
     while rungs[-1] * step > bottom * 1.0001:
         rungs.append(round(rungs[-1] * step, 4))

@@ -312,8 +312,8 @@ class _LiveLoop:
         self._last_output_at = now
 
     def _prepare_ladder(self, session: MattingSession, size: tuple[int, int], start: float) -> None:
-        """Export and compile the graphs of the ratios the controller may step to, in a thread of its
-        own, so a later step does not stall the picture for the second an export takes."""
+        """Compile the graphs of the ratios the controller may step to, in a thread of its own, so a
+        later step does not stall the picture while it compiles."""
         prepare = getattr(session, "prepare", None)
         if prepare is None or self.ratio_controller is None:
             return

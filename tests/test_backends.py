@@ -16,7 +16,7 @@ import torch
 
 from livebg.errors import InputError, MissingDependencyError, UsageError
 from livebg.matting.backend import choose_backend, create_exported_session
-from livebg.matting.export import export_graph, graph_path, model_fingerprint
+from livebg.matting.export import GRAPH_VERSION, export_graph, graph_path, graph_shapes, model_fingerprint
 from livebg.matting.factory import load_rvm
 from livebg.matting.rvm_session import RVMSession
 from livebg.models.rvm import MattingNetwork
@@ -145,13 +145,13 @@ def test_second_session_loads_the_cached_graph(backend, model, frames, tmp_path)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_size_and_ratio_changes_use_other_graphs_and_switching_back_is_instant(
-    backend, model, frames, export_folder
+def test_one_graph_serves_every_size_and_ratio_and_switching_back_is_instant(
+    backend, model, frames, tmp_path
 ) -> None:
-    session = _session_class(backend)(model, RATIO, export_folder=export_folder)
+    session = _session_class(backend)(model, RATIO, export_folder=tmp_path)
     compiled = []
     compile_graph = session._compile
-    session._compile = lambda graph: compiled.append(graph.ratio) or compile_graph(graph)  # type: ignore[method-assign]
+    session._compile = lambda graph, shapes: compiled.append(shapes.ratio) or compile_graph(graph, shapes)  # type: ignore[method-assign]
     assert session(frames[0]).alpha.shape == (1, 1, HEIGHT, WIDTH)
     small = torch.nn.functional.interpolate(frames[1], size=(72, 128), mode="area")
     assert session(small).alpha.shape == (1, 1, 72, 128)
@@ -159,24 +159,45 @@ def test_size_and_ratio_changes_use_other_graphs_and_switching_back_is_instant(
     assert session(frames[2]).alpha.shape == (1, 1, HEIGHT, WIDTH)
     assert session.current_ratio(HEIGHT, WIDTH) == 0.25
     assert compiled == [0.5, 0.5, 0.25]
-    assert len(list(export_folder.glob("*-128x72-r0.5-*.onnx"))) == 1
-    assert len(list(export_folder.glob("*-256x144-r0.25-*.onnx"))) == 1
-    exports = session.exports
+    # Exported once, with a free frame size: one file for both sizes and both ratios.
+    assert session.exports == 1 and len(list(tmp_path.glob("*.onnx"))) == 1
     session.downsample_ratio = RATIO
     session(frames[3])
-    assert session.exports == exports and len(compiled) == 3  # kept compiled: no export, no compile
+    assert session.exports == 1 and len(compiled) == 3  # kept compiled: no export, no compile
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_size_and_ratio_unlike_the_traced_one_match_pytorch(backend, model, frames, export_folder) -> None:
+    """Odd sizes at every level of the decoder (crops of the upsampled features) and at ratio 1 (the
+    graph without the refiner): the free-size graph still computes what PyTorch does."""
+    src = torch.nn.functional.interpolate(frames[0], size=(101, 179), mode="area")
+    for ratio in (0.7, 1.0):
+        expected = RVMSession(model, CPU, torch.float32, ratio)(src).alpha
+        matte = _session_class(backend)(model, ratio, export_folder=export_folder)(src)
+        assert matte.alpha.shape == (1, 1, 101, 179)
+        assert _levels(matte.alpha, expected) <= 2, f"ratio {ratio}"
 
 
 def test_export_leaves_the_eager_model_untouched(model, frames, tmp_path) -> None:
     before = RVMSession(model, CPU, torch.float32, RATIO)(frames[0]).alpha.clone()
-    graph = export_graph(model, HEIGHT, WIDTH, RATIO, folder=tmp_path)
+    graph = export_graph(model, True, folder=tmp_path)
     after = RVMSession(model, CPU, torch.float32, RATIO)(frames[0]).alpha
     assert torch.equal(before, after)
-    assert graph.exported and graph.path == graph_path(
-        model_fingerprint(model), HEIGHT, WIDTH, RATIO, tmp_path
-    )
+    assert graph.exported and graph.path == graph_path(model_fingerprint(model), True, tmp_path)
     # State shapes at 1/2..1/16 of the downsampled 72x128 frame, with MobileNetV3's channels.
-    assert graph.state_shapes == ((1, 16, 36, 64), (1, 20, 18, 32), (1, 40, 9, 16), (1, 64, 5, 8))
+    shapes = graph_shapes(model, HEIGHT, WIDTH, RATIO)
+    assert shapes.frame == (1, 3, 72, 128) and shapes.coefficients == (1, 4, 72, 128)
+    assert shapes.states == ((1, 16, 36, 64), (1, 20, 18, 32), (1, 40, 9, 16), (1, 64, 5, 8))
+
+
+def test_graphs_of_an_older_livebg_are_removed_on_export(model, tmp_path) -> None:
+    older = tmp_path / f"rvm{GRAPH_VERSION - 1}-0123456789abcdef-1280x720-r0.375-torch2.15.0-op17.onnx"
+    older.write_bytes(b"old graph")
+    unrelated = tmp_path / "notes.onnx"
+    unrelated.write_bytes(b"not ours")
+    graph = export_graph(model, False, folder=tmp_path)
+    assert not older.exists() and unrelated.exists()
+    assert sorted(tmp_path.glob("*.onnx")) == sorted([graph.path, unrelated])
 
 
 def test_other_weights_have_another_fingerprint(model) -> None:

@@ -1,8 +1,9 @@
 """Sessions that run the exported RVM graph (see :mod:`livebg.matting.export`) on the CPU.
 
-:class:`ExportedGraphSession` holds what every runtime shares: one graph per frame size and ratio,
-exported on first use, compiled graphs kept in a small LRU so live mode can switch ratios back and
-forth without waiting, and torch tensors in and out without copies. :class:`OnnxSession` runs the
+:class:`ExportedGraphSession` holds what every runtime shares: the checkpoint's graph with a free
+frame size, exported once and cached on disk, compiled for each frame size and ratio (a fraction of a
+second), compiled graphs kept in a small LRU so live mode can switch ratios back and forth without
+waiting, and torch tensors in and out without copies. :class:`OnnxSession` runs the
 graphs with ONNX Runtime; ``OpenVinoSession`` (in its own module) with OpenVINO.
 """
 
@@ -26,12 +27,14 @@ from livebg.matting.export import (
     STATE_INPUTS,
     STATE_OUTPUTS,
     ExportedGraph,
+    GraphShapes,
     export_graph,
+    graph_shapes,
     model_fingerprint,
 )
 from livebg.matting.session import Matte, auto_downsample_ratio
 from livebg.matting.upsampling import CoefficientUpsampler
-from livebg.models.rvm import MattingNetwork
+from livebg.models.rvm import MattingNetwork, downsample
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,9 @@ def cpu_threads() -> int:
 class GraphRunner(Protocol):
     """One compiled graph with its recurrent state held in the runtime's buffers."""
 
-    def run(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``src`` float32 ``(1, 3, H, W)`` RGB in [0, 1] -> the coefficients ``(a, b)``, fresh arrays."""
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``x``, the downsampled frame, float32 ``(1, 3, h, w)`` RGB in [0, 1] -> the coefficients
+        ``(a, b)``, fresh arrays."""
         ...
 
     def reset(self) -> None:
@@ -62,8 +66,8 @@ class ExportedGraphSession:
 
     Takes and returns float32 CPU tensors; ``src`` must have batch size 1 (one stream). Each change of
     frame size or ratio starts the recurrent state afresh, as the PyTorch session does. Up to
-    ``cache_size`` compiled graphs are kept. ``threads``: intra-op threads (default: every core this
-    process may use). ``export_folder``: where exported graphs are cached (default:
+    ``cache_size`` compiled graphs (one per size and ratio) are kept. ``threads``: intra-op threads
+    (default: every core this process may use). ``export_folder``: where exported graphs are cached (default:
     :func:`~livebg.matting.export.exported_dir`). Subclasses name their runtime in ``backend`` (also its
     package name) and implement :meth:`_compile`.
     """
@@ -90,6 +94,7 @@ class ExportedGraphSession:
         self.name = name
         self.threads = threads or cpu_threads()
         self.exports = 0  # graphs exported by this session (cache misses), for tests and logs
+        self._graphs: dict[bool, ExportedGraph] = {}  # by refined
         self._cache_size = max(1, cache_size)
         self._export_folder = export_folder
         self._fingerprint = model_fingerprint(self.model)
@@ -98,6 +103,7 @@ class ExportedGraphSession:
         self._upsample = CoefficientUpsampler()
         # prepare() may run in a helper thread while frames go through __call__.
         self._lock = threading.Lock()
+        self._exporting = threading.Lock()
 
     def current_ratio(self, height: int, width: int) -> float:
         return self.downsample_ratio or auto_downsample_ratio(height, width)
@@ -109,8 +115,9 @@ class ExportedGraphSession:
             runner.reset()
 
     def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
-        """Export and compile the graph for ``(height, width)`` frames at ``ratio`` ahead of use, so a
-        later switch to it does not stall a live stream. Safe to call from another thread."""
+        """Compile the graph for ``(height, width)`` frames at ``ratio`` (exporting it first if it is not
+        cached) ahead of use, so a later switch to it does not stall a live stream. Safe to call from
+        another thread."""
         self._runner((height, width, ratio or self.current_ratio(height, width)))
 
     def __call__(self, src: Tensor) -> Matte:
@@ -125,8 +132,9 @@ class ExportedGraphSession:
         if key != self._key:
             runner.reset()
             self._key = key
-        array = src.detach().to("cpu", torch.float32).contiguous().numpy()
-        fgr, pha = self._upsample(*runner.run(array), array)
+        src = src.detach().to("cpu", torch.float32)
+        small = downsample(src, key[2]).contiguous().numpy()
+        fgr, pha = self._upsample(*runner.run(small), src.contiguous().numpy())
         return Matte(alpha=pha, foreground=fgr)
 
     def _runner(self, key: _Key) -> GraphRunner:
@@ -135,20 +143,12 @@ class ExportedGraphSession:
             if runner is not None:
                 self._runners.move_to_end(key)
                 return runner
-        # Exporting and compiling take seconds at 720p: done outside the lock.
+        # Exporting (once per checkpoint) and compiling take a while: done outside the lock.
         height, width, ratio = key
-        graph = export_graph(
-            self.model,
-            height,
-            width,
-            ratio,
-            split=self.split,
-            folder=self._export_folder,
-            fingerprint=self._fingerprint,
-        )
-        runner = self._compile(graph)
+        shapes = graph_shapes(self.model, height, width, ratio)
+        graph = self._graph(shapes.refined)
+        runner = self._compile(graph, shapes)
         with self._lock:
-            self.exports += graph.exported
             runner = self._runners.setdefault(key, runner)
             self._runners.move_to_end(key)
             # Drop the least recently used graphs, never the one the stream is running on.
@@ -158,7 +158,23 @@ class ExportedGraphSession:
                 del self._runners[old]
         return runner
 
-    def _compile(self, graph: ExportedGraph) -> GraphRunner:
+    def _graph(self, refined: bool) -> ExportedGraph:
+        with self._exporting:  # the live loop and prepare()'s thread may both ask first
+            graph = self._graphs.get(refined)
+            if graph is None:
+                graph = export_graph(
+                    self.model,
+                    refined,
+                    split=self.split,
+                    folder=self._export_folder,
+                    fingerprint=self._fingerprint,
+                )
+                self.exports += graph.exported
+                self._graphs[refined] = graph
+        return graph
+
+    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> GraphRunner:
+        """The runtime's graph compiled for ``shapes``."""
         raise NotImplementedError
 
 
@@ -171,7 +187,7 @@ class OnnxSession(ExportedGraphSession):
 
     backend = "onnxruntime"
 
-    def _compile(self, graph: ExportedGraph) -> GraphRunner:
+    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> GraphRunner:
         ort = self._runtime
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -182,8 +198,12 @@ class OnnxSession(ExportedGraphSession):
         # Idle workers sleep instead of spinning: on a 2-core machine the capture, decode and compositing
         # threads need those cycles (measured at 720p: equal speed alone, up to 2x faster under load).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Fix the graph's free sizes (see export._write for their names): planned as a static graph.
+        for name, shape in shapes.inputs().items():
+            options.add_free_dimension_override_by_name(f"{name}_height", shape[2])
+            options.add_free_dimension_override_by_name(f"{name}_width", shape[3])
         session = ort.InferenceSession(str(graph.path), options, providers=["CPUExecutionProvider"])
-        return _OrtRunner(ort, session, graph)
+        return _OrtRunner(ort, session, shapes)
 
 
 class PingPongRunner:
@@ -191,15 +211,15 @@ class PingPongRunner:
     set and writes the other, and the roles swap, so nothing is copied between frames.
 
     ``wrap`` turns a numpy array into the runtime's view of the same memory; subclasses implement
-    ``_infer(src, a, b)`` with ``self._state_views`` as inputs and ``self._next_views`` as outputs.
+    ``_infer(x, a, b)`` with ``self._state_views`` as inputs and ``self._next_views`` as outputs.
     """
 
-    def __init__(self, graph: ExportedGraph, wrap: Callable[[np.ndarray], Any]) -> None:
-        self._graph = graph
+    def __init__(self, shapes: GraphShapes, wrap: Callable[[np.ndarray], Any]) -> None:
+        self._shapes = shapes
         self._wrap = wrap
         # numpy arrays own the memory; the runtime's views read and write it in place.
-        self._state = [np.zeros(s, np.float32) for s in graph.state_shapes]
-        self._next = [np.zeros(s, np.float32) for s in graph.state_shapes]
+        self._state = [np.zeros(s, np.float32) for s in shapes.states]
+        self._next = [np.zeros(s, np.float32) for s in shapes.states]
         self._state_views = [wrap(a) for a in self._state]
         self._next_views = [wrap(a) for a in self._next]
 
@@ -207,10 +227,10 @@ class PingPongRunner:
         for array in self._state:
             array.fill(0.0)
 
-    def run(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = np.empty(self._graph.coefficient_shape, np.float32)
-        b = np.empty(self._graph.coefficient_shape, np.float32)
-        self._infer(src, a, b)
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a = np.empty(self._shapes.coefficients, np.float32)
+        b = np.empty(self._shapes.coefficients, np.float32)
+        self._infer(x, a, b)
         self._state, self._next = self._next, self._state
         self._state_views, self._next_views = self._next_views, self._state_views
         return a, b
@@ -222,19 +242,19 @@ class PingPongRunner:
             *zip(STATE_OUTPUTS, self._next_views, strict=True),
         ]
 
-    def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    def _infer(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         raise NotImplementedError
 
 
 class _OrtRunner(PingPongRunner):
-    def __init__(self, ort: Any, session: Any, graph: ExportedGraph) -> None:
-        super().__init__(graph, ort.OrtValue.ortvalue_from_numpy)
+    def __init__(self, ort: Any, session: Any, shapes: GraphShapes) -> None:
+        super().__init__(shapes, ort.OrtValue.ortvalue_from_numpy)
         self._session = session
         self._binding = session.io_binding()
 
-    def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    def _infer(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         binding = self._binding
-        binding.bind_cpu_input("src", src)
+        binding.bind_cpu_input("x", x)
         binding.bind_ortvalue_output("a", self._wrap(a))
         binding.bind_ortvalue_output("b", self._wrap(b))
         for name, value in zip(STATE_INPUTS, self._state_views, strict=True):

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from livebg.errors import UsageError
-from livebg.matting.export import PARTS, ExportedGraph
+from livebg.matting.export import PARTS, ExportedGraph, GraphShapes
 from livebg.matting.onnx_session import ExportedGraphSession, GraphRunner, PingPongRunner
 from livebg.models.rvm import MattingNetwork
 
@@ -40,9 +40,16 @@ class OpenVinoSession(ExportedGraphSession):
         self.precision = precision
         self.split = precision == "bf16"
 
-    def _compile_one(self, path: Any, precision: str) -> Any:
+    def _compile_one(self, path: Any, shapes: dict[str, tuple[int, ...]], precision: str) -> Any:
+        """The graph at ``path`` with its inputs fixed to ``shapes`` (by name; the shapes of its outputs
+        are added to it), compiled in ``precision``."""
+        model = self._core.read_model(str(path))
+        names = {name for port in model.inputs for name in port.get_names()}
+        model.reshape({name: list(shape) for name, shape in shapes.items() if name in names})
+        for port in model.outputs:
+            shapes[port.get_any_name()] = tuple(port.get_shape())
         return self._core.compile_model(
-            str(path),
+            model,
             "CPU",
             {
                 "INFERENCE_PRECISION_HINT": precision,
@@ -52,15 +59,17 @@ class OpenVinoSession(ExportedGraphSession):
             },
         )
 
-    def _compile(self, graph: ExportedGraph) -> GraphRunner:
+    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> GraphRunner:
+        known = shapes.inputs()
         if not self.split:
-            return _OpenVinoRunner(self._runtime, self._compile_one(graph.path, "f32"), graph)
+            return _OpenVinoRunner(self._runtime, self._compile_one(graph.path, known, "f32"), shapes)
         precisions = {"encoder": "f32", "decoder": "bf16", "head": "f32"}
+        # In order, so each part's inputs are known from the parts before it.
         compiled = {
-            part: self._compile_one(path, precisions[part])
+            part: self._compile_one(path, known, precisions[part])
             for part, path in zip(PARTS, graph.paths, strict=True)
         }
-        return _OpenVinoPartsRunner(self._runtime, compiled, graph)
+        return _OpenVinoPartsRunner(self._runtime, compiled, shapes)
 
 
 def _run(request: Any) -> None:
@@ -70,13 +79,13 @@ def _run(request: Any) -> None:
 
 
 class _OpenVinoRunner(PingPongRunner):
-    def __init__(self, ov: Any, compiled: Any, graph: ExportedGraph) -> None:
-        super().__init__(graph, lambda array: ov.Tensor(array, shared_memory=True))
+    def __init__(self, ov: Any, compiled: Any, shapes: GraphShapes) -> None:
+        super().__init__(shapes, lambda array: ov.Tensor(array, shared_memory=True))
         self._request = compiled.create_infer_request()
 
-    def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    def _infer(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         request = self._request
-        request.set_tensor("src", self._wrap(src))
+        request.set_tensor("x", self._wrap(x))
         request.set_tensor("a", self._wrap(a))
         request.set_tensor("b", self._wrap(b))
         for name, tensor in self._state_tensors():
@@ -86,25 +95,32 @@ class _OpenVinoRunner(PingPongRunner):
 
 class _OpenVinoPartsRunner(PingPongRunner):
     """The three graphs of a split network, each with its own infer request. What passes between them
-    (the downsampled frame, features, hidden features) lives in arrays bound once to both sides."""
+    (features, hidden features) lives in arrays bound once to both sides; the frame is bound to each
+    part that reads it."""
 
-    def __init__(self, ov: Any, compiled: dict[str, Any], graph: ExportedGraph) -> None:
-        super().__init__(graph, lambda array: ov.Tensor(array, shared_memory=True))
+    def __init__(self, ov: Any, compiled: dict[str, Any], shapes: GraphShapes) -> None:
+        super().__init__(shapes, lambda array: ov.Tensor(array, shared_memory=True))
         self._requests = {part: model.create_infer_request() for part, model in compiled.items()}
         between = {name: compiled["encoder"].output(name) for name in PARTS["encoder"][1]}
         between["hid"] = compiled["decoder"].output("hid")
+        self._reads_frame = [
+            self._requests[part]
+            for part, model in compiled.items()
+            if any("x" in port.get_names() for port in model.inputs)
+        ]
         self._between = {
             name: np.zeros(tuple(port.get_shape()), np.float32) for name, port in between.items()
         }
         for part, model in compiled.items():
-            # A graph may lack a name of PARTS: the head at ratio 1 does not read the frame.
             ports = {name for port in (*model.inputs, *model.outputs) for name in port.get_names()}
             for name in ports & self._between.keys():
                 self._requests[part].set_tensor(name, self._wrap(self._between[name]))
 
-    def _infer(self, src: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    def _infer(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         encoder, decoder, head = (self._requests[part] for part in PARTS)
-        encoder.set_tensor("src", self._wrap(src))
+        frame = self._wrap(x)
+        for request in self._reads_frame:
+            request.set_tensor("x", frame)
         _run(encoder)
         for name, tensor in self._state_tensors():
             decoder.set_tensor(name, tensor)

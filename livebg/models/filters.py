@@ -17,7 +17,7 @@ def box_filter(x: Tensor, radius: int) -> Tensor:
     :func:`box_mean` for a true mean there.
     """
     k = 2 * radius + 1
-    c = x.shape[1]
+    c = int(x.shape[1])  # a Python int: a constant in an exported graph, whose frame size stays free
     kx = x.new_full((c, 1, 1, k), 1.0 / k)
     ky = x.new_full((c, 1, k, 1), 1.0 / k)
     x = F.conv2d(x, kx, padding=(0, radius), groups=c)
