@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -462,20 +464,39 @@ def placeholder_frame(height: int, width: int, message: str = _PLACEHOLDER_MESSA
 
 
 def save_snapshot(rgb: np.ndarray, folder: Path) -> Path:
-    """Write ``uint8 (H, W, 3)`` RGB as ``livebg-NNNN.png`` in ``folder`` under the first free number;
-    an existing file is never overwritten (the file is created exclusively)."""
+    """Write ``uint8 (H, W, 3)`` RGB as ``livebg-NNNN.png`` in ``folder`` under the first free number.
+
+    The PNG is written to a temporary file and linked under its name, which fails where the name is
+    taken: an existing file is never overwritten, and the name never shows a half-written picture.
+    """
     ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UsageError("could not encode the snapshot as PNG")
-    number = 1
-    while True:
-        path = Path(folder) / f"livebg-{number:04d}.png"
-        try:
-            with open(path, "xb") as f:
-                f.write(png.tobytes())
-            return path
-        except FileExistsError:
-            number += 1
+    folder = Path(folder)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".livebg-", suffix=".png.part") as tmp:
+        tmp.write(png.tobytes())
+        tmp.flush()
+        number = 1
+        while True:
+            path = folder / f"livebg-{number:04d}.png"
+            try:
+                _link_new(Path(tmp.name), path, png.tobytes())
+            except FileExistsError:
+                number += 1
+            else:
+                return path
+
+
+def _link_new(finished: Path, path: Path, data: bytes) -> None:
+    """Give the finished file ``finished`` the new name ``path`` (FileExistsError where it is taken).
+    On a file system without hard links (FAT) the name is taken first and then filled with ``data``."""
+    try:
+        os.link(finished, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        with open(path, "xb") as f:
+            f.write(data)
 
 
 class _Recorder:

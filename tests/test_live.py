@@ -358,6 +358,7 @@ def test_snapshots_are_numbered_and_never_overwrite(tmp_path: Path) -> None:
     second = save_snapshot(solid((0, 0, 255)), tmp_path)
     assert (first.name, second.name) == ("livebg-0002.png", "livebg-0003.png")
     assert (tmp_path / "livebg-0001.png").read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"livebg-000{n}.png" for n in (1, 2, 3)]
     with av.open(str(first)) as c:
         rgb = next(c.decode(video=0)).to_ndarray(format="rgb24")
     assert tuple(rgb[0, 0]) == (255, 0, 0)
