@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from livebg.config import ModelConfig
+from livebg.config import BACKENDS, MODEL_NAMES, OUTPUT_TYPES, PRECISIONS, REFINERS, ModelConfig
 from livebg.errors import Interrupted, LivebgError, UsageError
 
 log = logging.getLogger("livebg")
@@ -21,10 +21,8 @@ log = logging.getLogger("livebg")
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    from livebg.matting.factory import REFINERS, model_names
-
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default="rvm-mobilenetv3", choices=model_names(), help="matting model")
+    group.add_argument("--model", default="rvm-mobilenetv3", choices=MODEL_NAMES, help="matting model")
     group.add_argument("--weights", type=Path, help="local checkpoint to use instead of the downloaded one")
     group.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"
@@ -40,13 +38,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--backend",
         default="auto",
-        choices=("auto", "torch", "onnxruntime", "openvino"),
+        choices=BACKENDS,
         help="inference runtime (default: auto, the fastest available for the device)",
     )
     group.add_argument(
         "--precision",
         default="auto",
-        choices=("auto", "fp32", "fp16", "bf16"),
+        choices=PRECISIONS,
         help="default: fp16 on CUDA, else fp32; bf16: the decoder in bf16 with --backend openvino "
         "(faster on CPUs with bf16, alpha within 3/255)",
     )
@@ -123,8 +121,6 @@ def _model_config(args: argparse.Namespace) -> ModelConfig:
 
 
 def _add_video_parser(sub: argparse._SubParsersAction) -> None:
-    from livebg.transcode import OUTPUT_TYPES
-
     p = sub.add_parser(
         "video",
         help="replace the background of a video file",

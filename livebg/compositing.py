@@ -11,10 +11,9 @@ import torch
 from torch import Tensor
 
 from livebg.backgrounds import Background
+from livebg.config import OUTPUT_TYPES
 from livebg.errors import UsageError
 from livebg.matting.session import Matte
-
-OUTPUTS = ("composite", "alpha", "foreground")
 
 
 class Compositor:
@@ -28,8 +27,8 @@ class Compositor:
     """
 
     def __init__(self, background: Background, output: str = "composite") -> None:
-        if output not in OUTPUTS:
-            raise UsageError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
+        if output not in OUTPUT_TYPES:
+            raise UsageError(f"unknown output {output!r}; use one of {', '.join(OUTPUT_TYPES)}")
         self.output = output
         self._background = background
         self._retired: list[Background] = []

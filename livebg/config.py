@@ -5,6 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# What the command line offers, here rather than beside the code that runs them so that building the
+# parser (and `livebg --help`) imports no torch. The modules that implement them check these names
+# (tests/test_cli.py).
+RVM_MODELS = ("rvm-mobilenetv3", "rvm-resnet50")
+SEGMENTATION_MODEL_NAMES = ("fcn-resnet50", "deeplabv3-mobilenetv3", "lraspp-mobilenetv3")
+MODEL_NAMES = RVM_MODELS + SEGMENTATION_MODEL_NAMES
+REFINERS = ("deep_guided_filter", "fast_guided_filter")
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+OUTPUT_TYPES = ("composite", "alpha", "foreground")
+
 
 @dataclass(frozen=True)
 class ModelConfig:

@@ -32,7 +32,6 @@ from livebg.sources.video_file import VideoFileSource, is_url
 
 log = logging.getLogger(__name__)
 
-OUTPUT_TYPES = ("composite", "alpha", "foreground")
 _DONE = object()
 Sink = VideoFileSink | PngSequenceSink | ImageFileSink
 _QUEUE_DEPTH = 8

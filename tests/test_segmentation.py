@@ -15,9 +15,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from livebg.config import ModelConfig
+from livebg.config import MODEL_NAMES, ModelConfig
 from livebg.errors import InputNotFoundError, UsageError, WeightsError
-from livebg.matting.factory import create_session, model_names
+from livebg.matting.factory import create_session
 from livebg.matting.segmentation import (
     SegmentationSession,
     cached_weights_path,
@@ -105,7 +105,7 @@ def test_model_runs_end_to_end(name: str, tmp_path: Path) -> None:
     session = create_session(ModelConfig(name=name, weights=weights, device="cpu"))
     assert isinstance(session, MattingSession)
     assert session.name == name and session.dtype == torch.float32 and session.device == CPU
-    assert name in model_names()
+    assert name in MODEL_NAMES
 
     torch.manual_seed(1)
     matte = session(torch.rand(1, 3, 64, 96))

@@ -12,13 +12,13 @@ from types import ModuleType
 
 import torch
 
+from livebg.config import BACKENDS
 from livebg.errors import MissingDependencyError, UsageError
 from livebg.matting.session import MattingSession
 from livebg.models.rvm import MattingNetwork
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 # Measured on a 2-core x86 CPU at 720p (benchmarks/), since the graphs end at the refiner's
 # coefficients: OpenVINO 68 ms against ONNX Runtime's 84 ms per frame at ratio 0.375, and faster live at
 # every ratio (clip paced at 30 fps: 29.0 against 27.2 fps at 0.1875, 22.9 against 19.6 at 0.25).

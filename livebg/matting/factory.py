@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from livebg.config import ModelConfig
+from livebg.config import MODEL_NAMES, REFINERS, ModelConfig
 from livebg.device import default_dtype, select_device
 from livebg.errors import UsageError, WeightsError
 from livebg.matting.backend import choose_backend, create_exported_session
@@ -18,7 +18,6 @@ from livebg.models.segmentation import SEGMENTATION_MODELS
 from livebg.weights import read_state_dict
 
 RVM_VARIANTS = {"rvm-mobilenetv3": "mobilenetv3", "rvm-resnet50": "resnet50"}
-REFINERS = ("deep_guided_filter", "fast_guided_filter")
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -96,9 +95,4 @@ def create_session(config: ModelConfig) -> MattingSession:
             )
         dtype = resolve_dtype(config.precision, device)
         return RVMSession(model, device, dtype, config.downsample_ratio, name=config.name)
-    raise UsageError(f"unknown model {config.name!r}; use one of {', '.join(model_names())}")
-
-
-def model_names() -> list[str]:
-    """Every model name that ``--model`` accepts."""
-    return [*RVM_VARIANTS, *SEGMENTATION_MODELS]
+    raise UsageError(f"unknown model {config.name!r}; use one of {', '.join(MODEL_NAMES)}")
