@@ -6,6 +6,9 @@ outputs agree (mean and max abs difference of the decoded frames, in 1/255).
 
     python benchmarks/file_pipeline.py --weights ../shared/models/rvm_mobilenetv3_tfjs.pth \
         --clip ../shared/data/woman_indoor_plants_720p.mp4 --frames 60
+
+On a GPU: ``--device cuda`` runs both loops there (the baseline in fp32, livebg in fp16) and
+``--batch 4`` gives the model four frames at once.
 """
 
 from __future__ import annotations
@@ -45,11 +48,11 @@ def trim(clip: Path, frames: int, out: Path) -> Path:
     return out
 
 
-def sequential(clip: Path, out: Path, weights: Path, ratio: float) -> float:
-    """Decode → eager model → composite → encode, one frame at a time in one thread; returns fps."""
-    model = load_rvm("rvm-mobilenetv3", weights)
+def sequential(clip: Path, out: Path, weights: Path, ratio: float, device: torch.device) -> float:
+    """Decode → eager fp32 model → composite → encode, one frame at a time in one thread; returns fps."""
+    model = load_rvm("rvm-mobilenetv3", weights).to(device)
     state = (None, None, None, None)
-    cpu = torch.device("cpu")
+    green = GREEN.to(device)
     start = time.perf_counter()
     count = 0
     with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
@@ -58,9 +61,9 @@ def sequential(clip: Path, out: Path, weights: Path, ratio: float) -> float:
         stream.width, stream.height, stream.pix_fmt = v.codec_context.width, v.codec_context.height, "yuv420p"
         with torch.inference_mode():
             for frame in src.decode(v):
-                x = to_tensor(frame.to_ndarray(format="rgb24"), cpu)
+                x = to_tensor(frame.to_ndarray(format="rgb24"), device)
                 fgr, pha, state = model(x, state, ratio)
-                image = to_uint8(fgr * pha + GREEN * (1 - pha))
+                image = to_uint8(fgr * pha + green * (1 - pha))
                 out_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                 out_frame.pts = frame.pts
                 out_frame.time_base = frame.time_base
@@ -87,6 +90,8 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, default=0.375)
     parser.add_argument("--backend", default="auto", help="backend of the livebg run (auto, torch, ...)")
     parser.add_argument("--precision", default="auto", help="precision of the livebg run (auto, bf16, ...)")
+    parser.add_argument("--device", default="cpu", help="device of both runs (cpu, cuda, ...)")
+    parser.add_argument("--batch", type=int, default=1, help="frames per model call in the livebg run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -96,7 +101,8 @@ def main() -> None:
             f"clip: {args.clip.name}, first {args.frames} frames, ratio {args.ratio}, "
             f"{torch.get_num_threads()} threads"
         )
-        base_fps = sequential(clip, tmp / "sequential.mp4", args.weights, args.ratio)
+        device = torch.device(args.device)
+        base_fps = sequential(clip, tmp / "sequential.mp4", args.weights, args.ratio, device)
         print(f"sequential eager loop : {base_fps:6.2f} fps")
         job = VideoJob(
             str(clip),
@@ -105,18 +111,19 @@ def main() -> None:
             encoder=EncoderOptions(),
             model=ModelConfig(
                 weights=args.weights,
-                device="cpu",
+                device=args.device,
                 downsample_ratio=args.ratio,
                 backend=args.backend,
                 precision=args.precision,
             ),
+            batch=args.batch,
         )
         start = time.perf_counter()
         result = process_video(job)
         ours = result.frames / (time.perf_counter() - start)
         print(
             f"livebg video          : {ours:6.2f} fps (backend {args.backend}, precision "
-            f"{args.precision}; model loading included)"
+            f"{args.precision}, batch {args.batch}; model loading included)"
         )
         print(f"speed-up              : {ours / base_fps:6.2f}x")
         diff = np.abs(decoded(tmp / "sequential.mp4") - decoded(tmp / "livebg.mp4"))

@@ -88,6 +88,16 @@ def _class_list(text: str) -> tuple[str, ...]:
     return tuple(name.strip().lower() for name in text.split(",") if name.strip())
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number; give 1 or more")
+    return value
+
+
 def _ratio(text: str) -> float:
     try:
         value = float(text)
@@ -157,6 +167,13 @@ def _add_video_parser(sub: argparse._SubParsersAction) -> None:
     enc.add_argument("--pix-fmt", help="pixel format (default: yuv420p; yuva444p10le/yuva420p with alpha)")
     p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     _add_model_arguments(p)
+    p.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=1,
+        help="consecutive frames the model sees at once (default: 1); a few may keep a GPU busier, "
+        "the output is the same",
+    )
     p.set_defaults(run=_run_video)
 
 
@@ -173,6 +190,7 @@ def _run_video(args: argparse.Namespace) -> int:
         audio=not args.no_audio,
         encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset, pixel_format=args.pix_fmt),
         model=_model_config(args),
+        batch=args.batch,
     )
     result = process_video(job, progress=None if args.no_progress else _progress_bar)
     log.info(

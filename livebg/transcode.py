@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import torch
 
 from livebg.backgrounds import parse_background
 from livebg.compositing import Compositor
@@ -25,7 +26,7 @@ from livebg.config import ModelConfig
 from livebg.errors import Interrupted, LivebgError, UsageError
 from livebg.frames import Frame, to_tensor, to_uint8
 from livebg.matting.factory import create_session
-from livebg.matting.session import MattingSession
+from livebg.matting.session import Matte, MattingSession
 from livebg.sinks.image_file import ImageFileSink, is_image_path
 from livebg.sinks.video_file import EncoderOptions, PngSequenceSink, VideoFileSink, is_png_sequence
 from livebg.sources.video_file import VideoFileSource, is_url
@@ -39,7 +40,12 @@ _QUEUE_DEPTH = 8
 
 @dataclass(frozen=True)
 class VideoJob:
-    """One clip to process. ``background`` is a ``--background`` spec (see livebg.backgrounds)."""
+    """One clip to process. ``background`` is a ``--background`` spec (see livebg.backgrounds).
+
+    ``batch``: consecutive frames given to the model at once; the output is the same. Several can keep
+    a GPU busier (the encoder and refiner see them together); on a CPU they are slower (measured at
+    720p with PyTorch: 6.2 fps with 1, 4.6 fps with 4).
+    """
 
     input: str
     output: Path
@@ -49,6 +55,7 @@ class VideoJob:
     audio: bool = True
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     model: ModelConfig = field(default_factory=ModelConfig)
+    batch: int = 1
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ def process_video(
     ``session`` reuses an existing session (its state is reset); ``progress(total)`` returns an object
     with ``update(n)`` and ``close()`` (e.g. ``tqdm``).
     """
+    if job.batch < 1:
+        raise UsageError(f"--batch {job.batch}: give 1 or more frames per model call")
     background = parse_background(job.background)
     if not background.needs_matte and job.output_type != "composite":
         background.close()
@@ -127,7 +136,7 @@ def process_video(
                 compositor = Compositor(background, output=job.output_type)
                 bar = progress(source.frame_count) if progress else None
                 try:
-                    frames, seconds = _run(source, session, compositor, sink, bar)
+                    frames, seconds = _run(source, session, compositor, sink, bar, job.batch)
                 finally:
                     if bar is not None:
                         bar.close()
@@ -142,6 +151,7 @@ def _run(
     compositor: Compositor,
     sink: Sink,
     bar: Any,
+    batch: int = 1,
 ) -> tuple[int, float]:
     stop = threading.Event()
     decoded: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
@@ -184,15 +194,32 @@ def _run(
         t.start()
     started = time.perf_counter()
     count = 0
+    # Frames waiting for a full batch, with the audio packets between them, in their order.
+    pending: list[Any] = []
+    frames: list[Frame] = []
+
+    def flush() -> bool:
+        results = iter(_mattes(frames, session, device, dtype))
+        for item in pending:
+            if not _put(composited, next(results) if isinstance(item, Frame) else item, stop):
+                return False
+        pending.clear()
+        frames.clear()
+        return True
+
     try:
         for item in _drain(decoded, stop):
             if isinstance(item, Frame):
-                item = _matte(item, session, device, dtype)
+                if frames and item.rgb.shape != frames[0].rgb.shape and not flush():
+                    break  # a batch holds frames of one size
+                frames.append(item)
                 count += 1
-            if not _put(composited, item, stop):
+            pending.append(item)
+            if len(frames) == batch and not flush():
                 break
         else:
-            _put(composited, _DONE, stop)
+            if flush():
+                _put(composited, _DONE, stop)
     except KeyboardInterrupt:
         stop.set()
         errors.append(Interrupted(f"interrupted after {count} frames; no output was written to {sink.path}"))
@@ -207,12 +234,25 @@ def _run(
     return count, time.perf_counter() - started
 
 
-def _matte(frame: Frame, session: MattingSession | None, device: Any, dtype: Any) -> tuple[Any, Any, Frame]:
-    """``(src, matte, frame)``; without a session (background "none") the frame passes untouched."""
-    if session is None:
-        return None, None, frame
-    src = to_tensor(frame.rgb, device, dtype)
-    return src, session(src), frame
+def _mattes(
+    frames: list[Frame], session: MattingSession | None, device: Any, dtype: Any
+) -> list[tuple[Any, Any, Frame]]:
+    """``(src, matte, frame)`` per frame, the frames given to the model at once; without a session
+    (background "none") the frames pass untouched."""
+    if session is None or not frames:
+        return [(None, None, frame) for frame in frames]
+    tensors = [to_tensor(frame.rgb, device, dtype) for frame in frames]
+    src = tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+    matte = session(src)
+    one = [slice(i, i + 1) for i in range(len(frames))]
+    return [
+        (
+            src[i],
+            Matte(matte.alpha[i], None if matte.foreground is None else matte.foreground[i]),
+            frame,
+        )
+        for i, frame in zip(one, frames, strict=True)
+    ]
 
 
 def _first_error(errors: list[BaseException]) -> BaseException:

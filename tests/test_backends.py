@@ -210,10 +210,14 @@ def test_other_weights_have_another_fingerprint(model) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_batch_of_two_is_refused(backend, model, frames, export_folder) -> None:
+def test_a_batch_is_consecutive_frames(backend, model, frames, reference, export_folder) -> None:
     session = _session_class(backend)(model, RATIO, export_folder=export_folder)
-    with pytest.raises(InputError, match=r"\(2, 3, 144, 256\)"):
-        session(torch.cat([frames[0], frames[1]]))
+    matte = session(torch.cat(frames[:3]))
+    assert matte.alpha.shape == (3, 1, HEIGHT, WIDTH) and matte.foreground is not None
+    for index in range(3):
+        assert _levels(matte.alpha[index], reference[index][0][0]) <= 2, f"frame {index}"
+    with pytest.raises(InputError, match=r"\(1, 4, 144, 256\)"):
+        session(torch.zeros(1, 4, HEIGHT, WIDTH))
 
 
 # --- choosing a backend -------------------------------------------------------------------------------

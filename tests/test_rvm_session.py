@@ -107,3 +107,37 @@ def test_cuda_fp16_agrees_with_cpu_fp32(rvm_checkpoint: Path) -> None:
         expected = cpu(frame).alpha
         got = gpu(frame.to("cuda", torch.float16)).alpha.float().cpu()
         assert (got - expected).abs().mean() < 1 / 255
+
+
+@pytest.mark.gpu
+def test_cuda_fp16_batch_agrees_with_one_frame_at_a_time(rvm_checkpoint: Path) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    frames = [f.to("cuda", torch.float16) for f in _frames(4, (144, 256))]
+    model = load_rvm("rvm-mobilenetv3", rvm_checkpoint)
+    one = RVMSession(model, torch.device("cuda"), torch.float16, downsample_ratio=0.5)
+    expected = torch.cat([one(f).alpha for f in frames]).float()
+    four = RVMSession(model, torch.device("cuda"), torch.float16, downsample_ratio=0.5)
+    got = four(torch.cat(frames)).alpha.float()
+    assert (got - expected).abs().max() < 2 / 255
+
+
+@pytest.mark.parametrize("refiner", ["fast_guided_filter", "deep_guided_filter"])
+@pytest.mark.parametrize("ratio", [0.5, 1.0])
+def test_a_batch_is_consecutive_frames_and_equals_one_frame_at_a_time(refiner: str, ratio: float) -> None:
+    """Files on a GPU give the session several frames at once: the result (and the state left for the
+    next batch) must be what the frames give one by one."""
+    torch.manual_seed(0)
+    model = MattingNetwork("mobilenetv3", refiner).eval()
+    frames = _frames(5, (66, 118))  # odd sizes at the lower levels of the decoder
+    stepwise = RVMSession(model, torch.device("cpu"), downsample_ratio=ratio)
+    expected = [stepwise(f) for f in frames]
+    batched = RVMSession(model, torch.device("cpu"), downsample_ratio=ratio)
+    got = [batched(torch.cat(frames[:3])), batched(torch.cat(frames[3:]))]
+    alpha = torch.cat([m.alpha for m in got])
+    foreground = torch.cat([m.foreground for m in got])
+    assert alpha.shape == (5, 1, 66, 118)
+    assert torch.allclose(alpha, torch.cat([m.alpha for m in expected]), atol=1e-5)
+    assert torch.allclose(foreground, torch.cat([m.foreground for m in expected]), atol=1e-5)
+    # The frames differ, so a batch treated as independent streams would not match.
+    assert (alpha[4] - alpha[0]).abs().max() > 1e-3

@@ -465,3 +465,30 @@ def test_half_precision_on_the_gpu_agrees_with_the_cpu(name: str, tmp_path: Path
         assert on_gpu.device.type == "cuda" and on_gpu.dtype == torch.float16
         assert on_gpu.shape == (1, 1, 360, 640)
         assert (on_gpu.float().cpu() - on_cpu).abs().max().item() < 0.02
+
+
+class _Brightness(nn.Module):
+    """Stands in for a network: a pixel is a person where it is bright."""
+
+    def forward(self, src: Tensor) -> Tensor:
+        logits = torch.zeros(src.shape[0], len(VOC_CLASSES), *src.shape[-2:])
+        logits[:, VOC_CLASSES.index("person")] = 12 * (src.mean(dim=1) - 0.5)
+        return logits
+
+
+def test_a_batch_is_consecutive_frames_smoothed_in_order() -> None:
+    # A square that flickers: smoothing damps the flicker with the frames before it.
+    frames = []
+    for brightness in (0.6, 0.7, 0.6, 0.7):
+        frame = torch.zeros(1, 3, 64, 96)
+        frame[..., 16:48, 24:72] = brightness
+        frames.append(frame)
+    one_by_one = SegmentationSession(_Brightness(), CPU, downsample_ratio=0.5)
+    expected = torch.cat([one_by_one(f).alpha for f in frames])
+    batched = SegmentationSession(_Brightness(), CPU, downsample_ratio=0.5)
+    alpha = batched(torch.cat(frames)).alpha
+    assert alpha.shape == (4, 1, 64, 96)
+    assert torch.allclose(alpha, expected, atol=1e-5)
+    # The history matters: the last frame alone gives another matte.
+    alone = SegmentationSession(_Brightness(), CPU, downsample_ratio=0.5)(frames[3]).alpha
+    assert (alone - alpha[3]).abs().max() > 0.05  # measured 0.10

@@ -21,7 +21,7 @@ from livebg.matting.session import Matte
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession
-from .media import make_clip, probe, read_frames
+from .media import make_clip, probe, read_frames, write_video
 
 
 @pytest.fixture()
@@ -84,6 +84,35 @@ def test_real_clip_alpha_matches_network_and_keeps_audio(
     middle = written[100][200:400, 150:350].mean()
     corners = np.concatenate([written[100][:60, :60], written[100][:60, -60:]]).mean()
     assert middle > 200 and corners < 20, (middle, corners)
+
+
+def test_frames_given_to_the_model_in_batches_give_the_same_file(
+    data_dir: Path, rvm_checkpoint: Path, tmp_path: Path
+) -> None:
+    """``--batch`` hands the model consecutive frames at once; the output must be
+    the frame-by-frame output: same frames, order, timestamps and audio, same pixels. 14 frames in
+    batches of 5 end with a short batch."""
+    import cv2
+
+    from livebg.matting.rvm_session import RVMSession
+
+    person = read_frames(data_dir / "webcam_desk_man_wavy_hair_512.mp4")[:14]
+    clip = write_video(tmp_path / "in.mp4", [cv2.resize(p, (128, 128)) for p in person], rate=25, audio=True)
+    model = load_rvm("rvm-mobilenetv3", rvm_checkpoint)
+    outputs = {}
+    for batch in (1, 5):
+        out = tmp_path / f"batch{batch}.mp4"
+        session = RVMSession(model, torch.device("cpu"), downsample_ratio=0.5)
+        job = VideoJob(str(clip), out, output_type="alpha", batch=batch)
+        assert process_video(job, session=session).frames == 14
+        outputs[batch] = out
+    one, five = probe(outputs[1]), probe(outputs[5])
+    assert five.frames == one.frames == 14
+    assert five.times == one.times == probe(clip).times
+    assert five.audio_packets == one.audio_packets == probe(clip).audio_packets
+    a, b = (np.stack(read_frames(outputs[n], "gray")).astype(np.int16) for n in (1, 5))
+    assert np.abs(a - b).max() <= 1
+    assert np.abs(a[1:] - a[:-1]).max() > 50  # the person moves: a change of order would show
 
 
 # --- transparent output ---------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class GraphRunner(Protocol):
 class ExportedGraphSession:
     """A :class:`~livebg.matting.session.MattingSession` on the CPU backed by exported graphs.
 
-    Takes and returns float32 CPU tensors; ``src`` must have batch size 1 (one stream). Each change of
+    Takes and returns float32 CPU tensors; several frames in ``src`` run one after another. Each change of
     frame size or ratio starts the recurrent state afresh, as the PyTorch session does. Up to
     ``cache_size`` compiled graphs (one per size and ratio) are kept. ``threads``: intra-op threads
     (default: every core this process may use). ``export_folder``: where exported graphs are cached (default:
@@ -121,10 +121,16 @@ class ExportedGraphSession:
         self._runner((height, width, ratio or self.current_ratio(height, width)))
 
     def __call__(self, src: Tensor) -> Matte:
-        if src.dim() != 4 or src.shape[0] != 1 or src.shape[1] != 3:
+        if src.dim() != 4 or src.shape[1] != 3:
             raise InputError(
                 f"{self.backend} session got a tensor of shape {tuple(src.shape)}; "
-                "it accepts one RGB frame as (1, 3, H, W)"
+                "it accepts RGB frames as (T, 3, H, W)"
+            )
+        if src.shape[0] > 1:
+            mattes = [self(frame) for frame in src.split(1)]
+            return Matte(
+                alpha=torch.cat([m.alpha for m in mattes]),
+                foreground=torch.cat([m.foreground for m in mattes if m.foreground is not None]),
             )
         height, width = src.shape[-2:]
         key = (height, width, self.current_ratio(height, width))

@@ -50,5 +50,5 @@ class RVMSession:
             # The recurrent state has the shape of the downsampled input: a new size starts afresh.
             self._state = _EMPTY
             self._key = key
-        fgr, pha, self._state = self.model(src, self._state, ratio)
+        fgr, pha, self._state = self.model(src, self._state, ratio, sequence=True)
         return Matte(alpha=pha, foreground=fgr)

@@ -181,8 +181,8 @@ class SegmentationSession:
         logits = self.network(small)
         # float32 from here: in fp16 the guided filter's local variances (~1e-3) keep too few digits.
         mask = logits.float().softmax(dim=1)[:, self.classes].sum(dim=1, keepdim=True)
-        if self.smoother is not None:
-            mask = self.smoother(mask)
+        if self.smoother is not None:  # frame by frame, in order
+            mask = torch.cat([self.smoother(m) for m in mask.split(1)])
         if self.refine_edges:
             guide_low = small.float().mean(dim=1, keepdim=True)
             guide_full = src.float().mean(dim=1, keepdim=True)

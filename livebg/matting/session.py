@@ -17,8 +17,8 @@ from torch import Tensor
 class Matte:
     """What a session returns for one frame, on the session's device.
 
-    ``alpha``: ``(B, 1, H, W)`` float in [0, 1], 1 where the person is.
-    ``foreground``: ``(B, 3, H, W)`` float RGB in [0, 1], the person's colours with the old background's
+    ``alpha``: ``(T, 1, H, W)`` float in [0, 1], 1 where the person is (one per frame given).
+    ``foreground``: ``(T, 3, H, W)`` float RGB in [0, 1], the person's colours with the old background's
     spill removed, or ``None`` when the model does not predict it (use the frame itself then).
     """
 
@@ -30,11 +30,13 @@ class Matte:
 class MattingSession(Protocol):
     """Frame in, matte out.
 
-    ``__call__`` takes ``src``: float RGB ``(B, 3, H, W)`` in [0, 1] on ``device`` with ``dtype``, and
-    returns a :class:`Matte` of the same height and width. A change of frame size resets the state by
-    itself. ``downsample_ratio`` is the scale at which the network sees the frame (``None``: chosen
-    automatically from the frame size); live mode lowers it to hold a frame rate. ``backend`` names the
-    runtime that runs the network (``torch``, ``onnxruntime``, ``openvino``).
+    ``__call__`` takes ``src``: float RGB ``(T, 3, H, W)`` in [0, 1] on ``device`` with ``dtype``, T
+    consecutive frames of the stream (usually 1; files on a GPU pass several so the network sees them
+    at once), and returns a :class:`Matte` of the same height and width per frame. A change of frame
+    size resets the state by itself. ``downsample_ratio`` is the scale at which the network sees the
+    frame (``None``: chosen automatically from the frame size); live mode lowers it to hold a frame
+    rate. ``backend`` names the runtime that runs the network (``torch``, ``onnxruntime``,
+    ``openvino``).
     """
 
     name: str

@@ -298,6 +298,10 @@ class MattingNetwork(nn.Module):
     ``forward(src, state, downsample_ratio)`` returns ``(fgr, pha, state)``; ``segment(src, state,
     downsample_ratio)`` returns the person-segmentation logits (``(B, 1, h, w)`` at the downsampled
     size) and the state of the segmentation pass.
+
+    The batch holds independent streams (the state has the same batch), or with ``sequence=True``
+    consecutive frames of one stream (a state of batch 1): the encoder and the refiner then see all the
+    frames at once and the recurrent decoder one after another, which keeps a GPU busy on files.
     """
 
     def __init__(self, variant: Variant = "mobilenetv3", refiner: Refiner = "deep_guided_filter") -> None:
@@ -339,14 +343,33 @@ class MattingNetwork(nn.Module):
         b = torch.cat([fgr_residual, pha], dim=1)
         return torch.zeros_like(b), b
 
-    def _decode(self, src_sm: Tensor, state: State) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
-        return self.decode(src_sm, self.encode(src_sm), state)
+    def _decode(
+        self, src_sm: Tensor, state: State, sequence: bool = False
+    ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+        features = self.encode(src_sm)
+        if not sequence or src_sm.shape[0] == 1:
+            return self.decode(src_sm, features, state)
+        # Consecutive frames of one stream: the encoder ran on all of them at once; the recurrent
+        # decoder takes them one by one, each with the state the previous one left.
+        f1, f2, f3, f4 = features
+        hidden = []
+        for t in range(src_sm.shape[0]):
+            step = slice(t, t + 1)
+            hid, new_state = self.decode(src_sm[step], (f1[step], f2[step], f3[step], f4[step]), state)
+            hidden.append(hid)
+            state = new_state
+        return torch.cat(hidden), new_state
 
     def forward(
-        self, src: Tensor, state: State = (None, None, None, None), downsample_ratio: float = 1.0
+        self,
+        src: Tensor,
+        state: State = (None, None, None, None),
+        downsample_ratio: float = 1.0,
+        *,
+        sequence: bool = False,
     ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
         src_sm = downsample(src, downsample_ratio)
-        hid, new_state = self._decode(src_sm, state)
+        hid, new_state = self._decode(src_sm, state, sequence)
         if downsample_ratio != 1:
             fgr_residual, pha = apply_coefficients(*self.head(src_sm, hid, downsample_ratio), src)
         else:
@@ -372,9 +395,14 @@ class MattingNetwork(nn.Module):
         return a, b, new_state
 
     def segment(
-        self, src: Tensor, state: State = (None, None, None, None), downsample_ratio: float = 1.0
+        self,
+        src: Tensor,
+        state: State = (None, None, None, None),
+        downsample_ratio: float = 1.0,
+        *,
+        sequence: bool = False,
     ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
-        hid, new_state = self._decode(downsample(src, downsample_ratio), state)
+        hid, new_state = self._decode(downsample(src, downsample_ratio), state, sequence)
         return self.project_seg(hid), new_state
 
 
