@@ -4,7 +4,9 @@ For each downsample ratio the eager fp32 PyTorch session runs first (the referen
 backend runs the same frames with its recurrent state carried. Printed per backend and ratio: setup time
 (export + compile, measured into a fresh temporary cache unless ``--cache`` is given), ms per frame
 (mean and median, after one warm-up frame and a reset), frames per second, speed-up over PyTorch, and
-the alpha's difference from PyTorch (largest in uint8 levels, mean in 1/255).
+the alpha's difference from PyTorch (largest in uint8 levels, mean in 1/255), and the rate of work
+(the network's convolution GFLOP per frame over the time per frame), to set against what the CPU can
+compute (a Zen 4 core: 32 fp32 FLOP per cycle).
 
     python benchmarks/model_backends.py [--frames 30] [--ratios 0.375,0.25,auto]
 """
@@ -66,6 +68,26 @@ def run(session, frames: list[torch.Tensor]) -> tuple[list[float], list[torch.Te
     return times, alphas
 
 
+def network_gflop(model, frame: torch.Tensor, ratio: float) -> float:
+    """The convolutions' floating-point operations for one frame at ``ratio`` (2 per multiply-add), in
+    billions: the work every backend does, to compare their speed with what the CPU can compute."""
+    macs = 0
+
+    def count(module: torch.nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
+        nonlocal macs
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        macs += output.numel() * module.in_channels // module.groups * kernel
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            model.coefficients(frame, (None, None, None, None), ratio)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return 2 * macs / 1e9
+
+
 def levels(a: torch.Tensor, b: torch.Tensor) -> int:
     def to_u8(t: torch.Tensor) -> torch.Tensor:
         return t.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).to(torch.int16)
@@ -96,12 +118,13 @@ def main() -> None:
     print(f"{args.clip.name}: {len(frames)} frames of {width}x{height}, {torch.get_num_threads()} threads")
     print(
         f"{'backend':<12} {'ratio':>6} {'setup':>7} {'mean':>8} {'median':>8} {'fps':>6} {'speed-up':>8} "
-        f"{'alpha max':>9} {'mean':>7}"
+        f"{'alpha max':>9} {'mean':>7} {'GFLOPS':>7}"
     )
     with tempfile.TemporaryDirectory(prefix="livebg-bench-") as tmp:
         folder = None if args.cache else Path(tmp)
         for text in args.ratios.split(","):
             ratio = auto_downsample_ratio(height, width) if text.strip() == "auto" else float(text)
+            gflop = network_gflop(model, frames[0], ratio)
             reference: list[torch.Tensor] | None = None
             torch_ms: float | None = None
             for backend in backends:
@@ -126,9 +149,10 @@ def main() -> None:
                     accuracy = f"{'-':>9} {'-':>7}"
                 print(
                     f"{backend:<12} {ratio:>6.3f} {setup:>6.1f}s {mean_ms:>6.1f}ms {median_ms:>6.1f}ms "
-                    f"{1000 / mean_ms:>6.1f} {speed_up} {accuracy}",
+                    f"{1000 / mean_ms:>6.1f} {speed_up} {accuracy} {gflop / mean_ms * 1000:>7.0f}",
                     flush=True,
                 )
+            print(f"  (ratio {ratio:.3f}: the network is {gflop:.2f} GFLOP per frame)", flush=True)
 
 
 if __name__ == "__main__":
