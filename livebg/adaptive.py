@@ -7,6 +7,7 @@ headroom. Pure logic: the live loop feeds it measured times and applies the rati
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 
@@ -22,7 +23,11 @@ class RatioController:
     or the camera) changes nothing; after each change the first ``settle_frames`` times are ignored
     (they include compiling the graph for the new size) and the window fills afresh.
 
-    - Down one rung when the median time exceeds the frame budget (``1 / target_fps`` seconds).
+    - Down when the median time exceeds the frame budget (``1 / target_fps`` seconds): as many rungs as
+      that time, scaled with the square of the ratio, says are needed, at least one. The fixed part of
+      the time (decoding, compositing) does not shrink, so the estimate errs towards too few rungs and
+      the next window corrects it; a far too slow start (a large frame on a slow machine) reaches its
+      rung in one step instead of one window per rung.
     - Up one rung after ``hold_frames`` frames in a row below ``raise_below`` times the budget.
     - Hysteresis: a rung that proved too slow is not tried again for ``backoff_frames`` frames, and that
       wait doubles (up to ``max_backoff_frames``) each time the rung fails again, so the ratio settles
@@ -95,7 +100,7 @@ class RatioController:
             self._headroom = 0
             if self._level + 1 < len(self.ratios):
                 self._mark_too_slow(self._level)
-                return self._move(+1)
+                return self._move(self._rungs_down(typical))
             return None
         if typical < self.raise_below * self.budget and self._level > 0:
             self._headroom += 1
@@ -104,6 +109,16 @@ class RatioController:
         else:
             self._headroom = 0
         return None
+
+    def _rungs_down(self, typical: float) -> int:
+        """Rungs to descend so that ``typical``, scaled with the ratio squared, fits the budget."""
+        rungs = 1
+        while self._level + rungs + 1 < len(self.ratios):
+            scale = self.ratios[self._level + rungs] / self.ratio
+            if typical * scale * scale <= self.budget:
+                break
+            rungs += 1
+        return rungs
 
     def _mark_too_slow(self, level: int) -> None:
         previous = self._too_slow.get(level)
@@ -127,10 +142,14 @@ class RatioController:
 
 def _ladder(top: float, bottom: float, step: float) -> tuple[float, ...]:
     """``top``, ``top * step``, ... while above ``bottom``, then ``bottom`` (rounded to 4 decimals so the
-    same rung always names the same compiled graph)."""
+    same rung always names the same compiled graph). A last rung less than half a step above
+    ``bottom`` becomes ``bottom`` rather than a rung of its own that would gain nothing."""
     rungs = [round(top, 4)]
     while rungs[-1] * step > bottom * 1.0001:
         rungs.append(round(rungs[-1] * step, 4))
     if rungs[-1] > bottom:
-        rungs.append(round(bottom, 4))
+        if len(rungs) > 1 and rungs[-1] * math.sqrt(step) < bottom:
+            rungs[-1] = round(bottom, 4)
+        else:
+            rungs.append(round(bottom, 4))
     return tuple(rungs)

@@ -29,6 +29,8 @@ def simulate(controller: RatioController, cost: Callable[[float], float], frames
 def test_ladder_runs_from_the_starting_ratio_down_to_the_minimum() -> None:
     assert RatioController(30, 0.375).ratios == (0.375, 0.2812, 0.2109, 0.1582, 0.125)
     assert RatioController(30, 0.5, min_ratio=0.25, step=0.5).ratios == (0.5, 0.25)
+    # 0.4 x 0.75^4 = 0.1266 is not worth a rung of its own above the minimum 0.125.
+    assert RatioController(30, 0.4).ratios == (0.4, 0.3, 0.225, 0.1688, 0.125)
     # A starting ratio below the minimum is the only rung.
     assert RatioController(30, 0.1).ratios == (0.1,)
 
@@ -126,3 +128,22 @@ def test_stays_at_the_minimum_when_even_that_is_too_slow() -> None:
 def test_rejects_values_outside_their_range(kwargs: dict, word: str) -> None:
     with pytest.raises(UsageError, match=word):
         RatioController(**kwargs)
+
+
+def test_a_far_too_slow_start_goes_down_several_rungs_at_once() -> None:
+    controller = RatioController(30, 0.375)
+    # 146 ms at 0.375: scaled with the ratio squared, 82 ms at 0.2812, 46 ms at 0.2109, 26 ms at 0.1582.
+    used, changes = simulate(controller, cost_model(5, 1000), 300)
+    assert used.index(0.1582) == 9  # one window, then straight to the rung that fits (30 ms there)
+    assert 0.2812 not in used and 0.2109 not in used
+    assert changes == 1 and controller.ratio == 0.1582
+
+
+def test_the_estimate_errs_towards_too_few_rungs() -> None:
+    controller = RatioController(30, 0.375)
+    # A large fixed part: 80 ms at 0.375, of which 20 ms do not shrink with the ratio. Scaled with the
+    # ratio squared, 0.2109 would take 25 ms; really it takes 39 ms, so the next window goes one rung
+    # further, to 0.1582 (30.7 ms), and no further.
+    used, changes = simulate(controller, cost_model(20, 427), 300)
+    assert [r for i, r in enumerate(used) if i == 0 or used[i - 1] != r] == [0.375, 0.2109, 0.1582]
+    assert changes == 2 and controller.ratio == 0.1582
