@@ -244,14 +244,10 @@ def _mattes(
     tensors = [to_tensor(frame.rgb, device, dtype) for frame in frames]
     src = tensors[0] if len(tensors) == 1 else torch.cat(tensors)
     matte = session(src)
-    one = [slice(i, i + 1) for i in range(len(frames))]
+    fgr = matte.foreground
     return [
-        (
-            src[i],
-            Matte(matte.alpha[i], None if matte.foreground is None else matte.foreground[i]),
-            frame,
-        )
-        for i, frame in zip(one, frames, strict=True)
+        (src[i : i + 1], Matte(matte.alpha[i : i + 1], None if fgr is None else fgr[i : i + 1]), frame)
+        for i, frame in enumerate(frames)
     ]
 
 
