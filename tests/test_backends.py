@@ -193,11 +193,13 @@ def test_export_leaves_the_eager_model_untouched(model, frames, tmp_path) -> Non
 def test_graphs_of_an_older_livebg_are_removed_on_export(model, tmp_path) -> None:
     older = tmp_path / f"rvm{GRAPH_VERSION - 1}-0123456789abcdef-1280x720-r0.375-torch2.15.0-op17.onnx"
     older.write_bytes(b"old graph")
+    newer = tmp_path / f"rvm{GRAPH_VERSION + 1}-0123456789abcdef-refined-torch2.15.0-op17.onnx"
+    newer.write_bytes(b"a newer livebg's graph")
     unrelated = tmp_path / "notes.onnx"
     unrelated.write_bytes(b"not ours")
     graph = export_graph(model, False, folder=tmp_path)
-    assert not older.exists() and unrelated.exists()
-    assert sorted(tmp_path.glob("*.onnx")) == sorted([graph.path, unrelated])
+    assert not older.exists() and newer.exists() and unrelated.exists()
+    assert sorted(tmp_path.glob("*.onnx")) == sorted([graph.path, newer, unrelated])
 
 
 def test_other_weights_have_another_fingerprint(model) -> None:

@@ -236,8 +236,13 @@ def export_graph(
 
 
 def _remove_older_versions(folder: Path) -> None:
-    """Delete graphs written by an older livebg (another ``GRAPH_VERSION``): nothing reads them."""
-    stale = [p for p in folder.glob("rvm*.onnx") if not p.name.startswith(f"rvm{GRAPH_VERSION}-")]
+    """Delete graphs written by an older livebg (a lower ``GRAPH_VERSION``): nothing reads them. A newer
+    livebg's graphs are left alone (two installs may share the cache)."""
+    stale = []
+    for path in folder.glob("rvm*-*.onnx"):
+        version = path.name[3:].split("-", 1)[0]
+        if version.isdigit() and int(version) < GRAPH_VERSION:
+            stale.append(path)
     for path in stale:
         path.unlink(missing_ok=True)
     if stale:
