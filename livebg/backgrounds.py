@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from livebg.errors import BackgroundError
+from livebg.resize import upsample
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +320,7 @@ class Blur:
         if reduction > 1:
             # Scaled up before the division: dividing first would interpolate between background
             # pixels and the meaningless values inside the person, a halo one small pixel wide.
-            stack = F.interpolate(stack, size=(height, width), mode="bilinear", align_corners=False)
+            stack = upsample(stack, (height, width))
         return stack[:, :3].div_(stack[:, 3:])
 
     @staticmethod

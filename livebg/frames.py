@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -50,8 +51,17 @@ def to_tensor(rgb: np.ndarray, device: torch.device, dtype: torch.dtype = torch.
 
 
 def to_uint8(image: Tensor) -> np.ndarray:
-    """A ``(1, C, H, W)`` or ``(C, H, W)`` tensor in [0, 1] to a ``uint8 (H, W, C)`` array on the host."""
+    """A ``(1, C, H, W)`` or ``(C, H, W)`` tensor in [0, 1] to a ``uint8 (H, W, C)`` array on the host
+    (rounded to the nearest level, saturated outside [0, 1])."""
     if image.dim() == 4:
         image = image[0]
+    if image.device.type == "cpu" and image.dtype == torch.float32 and image.shape[0] <= 4:
+        # OpenCV scales, rounds and saturates in one pass (per plane, then interleaves): at 1080p 3.5 ms
+        # against 14 ms for the same in PyTorch with its transposing copy.
+        hwc = image.permute(1, 2, 0)
+        if hwc.is_contiguous():
+            return cv2.multiply(hwc.numpy(), (255.0,) * 4, dtype=cv2.CV_8U).reshape(hwc.shape)
+        planes = [cv2.multiply(plane.contiguous().numpy(), 255.0, dtype=cv2.CV_8U) for plane in image]
+        return cv2.merge(planes).reshape(hwc.shape)
     out = image.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
     return np.ascontiguousarray(out.cpu().numpy())

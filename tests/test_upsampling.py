@@ -1,5 +1,6 @@
 """The graph runtimes stop at the refiner's low-resolution coefficients and upsample them with
-OpenCV: the result must be what the network's own forward pass gives."""
+OpenCV: the result must be what the network's own forward pass gives. The blur background enlarges
+its planes the same way."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from livebg.matting.upsampling import CoefficientUpsampler
 from livebg.models.rvm import MattingNetwork
+from livebg.resize import upsample
 
 
 @pytest.fixture(scope="module", params=["fast_guided_filter", "deep_guided_filter"])
@@ -54,3 +57,16 @@ def test_each_call_returns_fresh_tensors() -> None:
     _, first = upsample(zeros, ones * 0.25, src)
     _, second = upsample(zeros, ones * 0.75, src)
     assert float(first.mean()) == pytest.approx(0.25) and float(second.mean()) == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize(("small", "large"), [((60, 107), (720, 1280)), ((5, 8), (37, 61)), ((1, 1), (4, 6))])
+def test_opencv_upsampling_equals_pytorch_bilinear(small: tuple[int, int], large: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    image = torch.rand(1, 4, *small)
+    expected = F.interpolate(image, size=large, mode="bilinear", align_corners=False)
+    got = upsample(image, large)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-5)
+    # Not float32 on the CPU, or more than one image: PyTorch itself.
+    assert upsample(image.double(), large).dtype == torch.float64
+    assert torch.allclose(upsample(image.expand(2, -1, -1, -1), large)[1], expected[0], atol=1e-5)
