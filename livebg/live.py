@@ -473,14 +473,15 @@ def save_snapshot(rgb: np.ndarray, folder: Path) -> Path:
     if not ok:
         raise UsageError("could not encode the snapshot as PNG")
     folder = Path(folder)
+    data = png.tobytes()
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".livebg-", suffix=".png.part") as tmp:
-        tmp.write(png.tobytes())
+        tmp.write(data)
         tmp.flush()
         number = 1
         while True:
             path = folder / f"livebg-{number:04d}.png"
             try:
-                _link_new(Path(tmp.name), path, png.tobytes())
+                _link_new(Path(tmp.name), path, data)
             except FileExistsError:
                 number += 1
             else:

@@ -65,11 +65,10 @@ _HEAD_RATIO = {True: 0.5, False: 1.0}
 @dataclass(frozen=True)
 class ExportedGraph:
     """ONNX files on disk: ``paths`` holds one graph of the whole network, or with ``split`` one per
-    entry of :data:`PARTS`, in that order. ``refined``: the graph for ratios below 1 (with the
-    refiner). ``exported`` is true when this call wrote the files (a cache miss)."""
+    entry of :data:`PARTS`, in that order. ``exported`` is true when this call wrote the files (a
+    cache miss)."""
 
     paths: tuple[Path, ...]
-    refined: bool
     exported: bool = False
 
     @property
@@ -81,11 +80,9 @@ class ExportedGraph:
 
 @dataclass(frozen=True)
 class GraphShapes:
-    """The shapes a graph runs at for ``(height, width)`` frames at ``ratio``: the downsampled frame
-    ``x``, the coefficients ``a`` and ``b`` (``(1, 4, h, w)``) and the recurrent states r1..r4."""
+    """The shapes a graph runs at for frames downsampled by ``ratio``: the downsampled frame ``x``, the
+    coefficients ``a`` and ``b`` (``(1, 4, h, w)``) and the recurrent states r1..r4."""
 
-    height: int
-    width: int
     ratio: float
     frame: tuple[int, ...]
     coefficients: tuple[int, ...]
@@ -173,8 +170,6 @@ def graph_shapes(model: MattingNetwork, height: int, width: int, ratio: float) -
     small = downsample(torch.zeros(1, 3, height, width, device=weight.device, dtype=weight.dtype), ratio)
     _, b, state = probe.coefficients(small, (None, None, None, None), 1.0)
     return GraphShapes(
-        height,
-        width,
         ratio,
         tuple(small.shape),
         tuple(b.shape),
@@ -209,7 +204,7 @@ def export_graph(
     fingerprint = fingerprint or model_fingerprint(model)
     names = list(PARTS) if split else [None]
     paths = tuple(graph_path(fingerprint, refined, folder, part) for part in names)
-    graph = ExportedGraph(paths, refined)
+    graph = ExportedGraph(paths)
     if all(path.is_file() for path in paths):
         log.debug("exported graph cache hit: %s", paths[0])
         return graph
