@@ -212,10 +212,10 @@ def _open_file(path: Path, name: str) -> Background:
     if suffix in VIDEO_SUFFIXES:
         return VideoBackground(path, name=name)
     if suffix in IMAGE_SUFFIXES:
-        return ImageBackground(path, name=name)
+        return ImageBackground.open(path, name=name)
     # Unknown suffix: whatever decodes, as a still first.
     try:
-        return ImageBackground(path, name=name)
+        return ImageBackground.open(path, name=name)
     except BackgroundError:
         return VideoBackground(path, name=name)
 
@@ -379,19 +379,25 @@ class ImageBackground:
     needs_matte = True
     transparent = False
 
-    def __init__(self, path: str | Path, name: str | None = None) -> None:
-        self.path = Path(path)
-        self.name = name or self.path.stem
-        # cv2.imread returns None (no exception) for missing or undecodable files.
-        bgr = cv2.imread(str(self.path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            if not self.path.exists():
-                raise BackgroundError(f"background image {self.path} does not exist; check the path")
-            raise BackgroundError(
-                f"cannot read {self.path} as an image; give a JPEG, PNG or WebP file, or {accepted_forms()}"
-            )
-        self.rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    def __init__(self, rgb: np.ndarray, name: str = "picture") -> None:
+        """``rgb``: ``uint8 (H, W, 3)`` RGB, not copied (keep it unchanged)."""
+        self.rgb = rgb
+        self.name = name
         self._cache: dict[tuple[int, int, torch.device, torch.dtype], Tensor] = {}
+
+    @classmethod
+    def open(cls, path: str | Path, name: str | None = None) -> ImageBackground:
+        """The picture in the file at ``path``; :class:`BackgroundError` when it cannot be read."""
+        path = Path(path)
+        # cv2.imread returns None (no exception) for missing or undecodable files.
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            if not path.exists():
+                raise BackgroundError(f"background image {path} does not exist; check the path")
+            raise BackgroundError(
+                f"cannot read {path} as an image; give a JPEG, PNG or WebP file, or {accepted_forms()}"
+            )
+        return cls(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), name or path.stem)
 
     def render(self, src: Tensor, alpha: Tensor, time: float) -> Tensor:
         height, width = src.shape[-2:]

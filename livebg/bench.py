@@ -23,10 +23,11 @@ import numpy as np
 from livebg.backgrounds import parse_background
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
-from livebg.frames import to_tensor, to_uint8
+from livebg.frames import Frame
 from livebg.matting.factory import create_session
 from livebg.sinks.video_file import EncoderOptions, VideoFileSink
 from livebg.sources.video_file import VideoFileSource
+from livebg.step import FrameStep, StageTimer
 from livebg.transcode import VideoJob, process_video
 
 _WARMUP = 3
@@ -123,26 +124,19 @@ def _bench_backend(
 ) -> BenchResult:
     session = create_session(model)
     background = parse_background(config.background)
-    compositor = Compositor(background)
+    step = FrameStep(session, Compositor(background))
     h, w = frames[0].shape[:2]
     ratio = session.current_ratio(h, w)
-    for rgb in frames[:_WARMUP]:
-        src = to_tensor(rgb, session.device, session.dtype)
-        compositor(src, session(src), 0.0)
-    session.reset()
+    for i, rgb in enumerate(frames[:_WARMUP]):
+        step(Frame(rgb, i, i / 30))
+    step.reset()
 
-    model_s, composite_s, latencies, images = [], [], [], []
+    step.timer = StageTimer(session.device)  # the warm-up's times do not count
+    latencies, images = [], []
     for i, rgb in enumerate(frames):
-        captured = time.perf_counter()
-        src = to_tensor(rgb, session.device, session.dtype)
-        matte = session(src)
-        modelled = time.perf_counter()
-        image = to_uint8(compositor(src, matte, i / 30))
-        done = time.perf_counter()
-        model_s.append(modelled - captured)
-        composite_s.append(done - modelled)
-        latencies.append(1000 * (done - captured) + decode_ms)
-        images.append(image)
+        frame = Frame(rgb, i, i / 30)
+        images.append(step(frame))
+        latencies.append(1000 * (time.perf_counter() - frame.captured_at) + decode_ms)
     encode_ms = _encode_ms(images)
 
     job = VideoJob(str(clip), tmp / f"out-{model.backend}.mp4", background=config.background, overwrite=True)
@@ -152,11 +146,11 @@ def _bench_backend(
     pipeline_fps = result.frames / (time.perf_counter() - start)
     background.close()
     return BenchResult(
-        backend=getattr(session, "backend", model.backend),
+        backend=session.backend,
         ratio=ratio,
         decode_ms=decode_ms,
-        model_ms=1000 * statistics.median(model_s),
-        composite_ms=1000 * statistics.median(composite_s),
+        model_ms=step.timer.median_ms("model"),
+        composite_ms=step.timer.median_ms("composite"),
         encode_ms=encode_ms,
         pipeline_fps=pipeline_fps,
         latency_ms=statistics.median(latencies),

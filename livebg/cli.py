@@ -110,20 +110,25 @@ def _ratio(text: str) -> float:
     return value
 
 
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The model options as the keywords of :class:`livebg.Matter`."""
+    return {
+        "model": args.model,
+        "weights": args.weights,
+        "device": args.device,
+        "refiner": args.refiner,
+        "downsample_ratio": args.downsample_ratio,
+        "precision": args.precision,
+        "backend": args.backend,
+        "offline": args.offline,
+        "keep_classes": args.keep_classes,
+        "smoothing": args.smoothing,
+        "refine_edges": args.refine_edges,
+    }
+
+
 def _model_config(args: argparse.Namespace) -> ModelConfig:
-    return ModelConfig(
-        name=args.model,
-        weights=args.weights,
-        device=args.device,
-        refiner=args.refiner,
-        downsample_ratio=args.downsample_ratio,
-        precision=args.precision,
-        backend=args.backend,
-        offline=args.offline,
-        keep_classes=args.keep_classes,
-        smoothing=args.smoothing,
-        refine_edges=args.refine_edges,
-    )
+    return ModelConfig.create(**_model_options(args))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -178,31 +183,52 @@ def _add_video_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_video(args: argparse.Namespace) -> int:
-    from livebg.sinks.video_file import EncoderOptions
-    from livebg.transcode import VideoJob, process_video
+    from livebg.api import process
 
-    job = VideoJob(
-        input=args.input,
-        output=args.output,
-        background=args.background,
-        output_type=args.output_type,
-        overwrite=args.overwrite,
-        audio=not args.no_audio,
-        encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset, pixel_format=args.pix_fmt),
-        model=_model_config(args),
-        batch=args.batch,
-    )
-    result = process_video(job, progress=None if args.no_progress else _progress_bar)
+    bar = _ProgressBar(enabled=not args.no_progress)
+    try:
+        result = process(
+            args.input,
+            args.output,
+            background=args.background,
+            output_type=args.output_type,
+            overwrite=args.overwrite,
+            audio=not args.no_audio,
+            codec=args.codec,
+            crf=args.crf,
+            preset=args.preset,
+            pix_fmt=args.pix_fmt,
+            batch=args.batch,
+            progress=bar,
+            **_model_options(args),
+        )
+    finally:
+        bar.close()
     log.info(
         "wrote %s: %d frames in %.1f s (%.1f fps)", result.output, result.frames, result.seconds, result.fps
     )
     return 0
 
 
-def _progress_bar(total: int | None) -> Any:
-    from tqdm import tqdm
+class _ProgressBar:
+    """A progress callback (``done``, ``total``) drawing a tqdm bar on stderr, made on the first call."""
 
-    return tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 # ---------------------------------------------------------------------------------------------------

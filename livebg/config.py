@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # What the command line offers, here rather than beside the code that runs them so that building the
 # parser (and `livebg --help`) imports no torch. The modules that implement them check these names
@@ -39,3 +41,20 @@ class ModelConfig:
     refine_edges: bool = True
     keep_classes: tuple[str, ...] = ("person",)
     offline: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        model: str = "rvm-mobilenetv3",
+        *,
+        weights: str | Path | None = None,
+        keep_classes: Sequence[str] = ("person",),
+        **options: Any,
+    ) -> ModelConfig:
+        """A config from the keywords of :class:`livebg.Matter` (``model`` is :attr:`name`)."""
+        return cls(
+            name=model,
+            weights=None if weights is None else Path(weights),
+            keep_classes=tuple(keep_classes),
+            **options,
+        )

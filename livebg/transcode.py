@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import av
-import torch
 
 from livebg.backgrounds import parse_background
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
 from livebg.errors import Interrupted, LivebgError, UsageError
-from livebg.frames import Frame, to_tensor, to_uint8
+from livebg.frames import Frame
 from livebg.matting.factory import create_session
-from livebg.matting.session import Matte, MattingSession
+from livebg.matting.session import MattingSession
 from livebg.sinks.image_file import ImageFileSink, is_image_path
 from livebg.sinks.video_file import EncoderOptions, PngSequenceSink, VideoFileSink, is_png_sequence
 from livebg.sources.video_file import VideoFileSource, is_url
+from livebg.step import FrameStep, Matted, StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ class VideoJob:
 
     ``batch``: consecutive frames given to the model at once; the output is the same. Several can keep
     a GPU busier (the encoder and refiner see them together); on a CPU they are slower (measured at
-    720p with PyTorch: 6.2 fps with 1, 4.6 fps with 4).
+    720p with PyTorch: 6.2 fps with 1, 4.6 fps with 4). ``still_passes``: how many times a still image
+    input is shown to the model before its matte is taken (a recurrent model settles on it).
     """
 
     input: str
@@ -56,36 +57,77 @@ class VideoJob:
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     model: ModelConfig = field(default_factory=ModelConfig)
     batch: int = 1
+    still_passes: int = 1
+
+    @classmethod
+    def create(
+        cls,
+        input: str | Path,
+        output: str | Path,
+        *,
+        model: ModelConfig | None = None,
+        background: str = "green",
+        output_type: str = "composite",
+        overwrite: bool = False,
+        audio: bool = True,
+        codec: str | None = None,
+        crf: int | None = None,
+        preset: str = "medium",
+        pix_fmt: str | None = None,
+        batch: int = 1,
+        still_passes: int = 1,
+    ) -> VideoJob:
+        """A job from the flat options of ``livebg video`` (and :func:`livebg.process`)."""
+        return cls(
+            input=str(input),
+            output=Path(output),
+            background=background,
+            output_type=output_type,
+            overwrite=overwrite,
+            audio=audio,
+            encoder=EncoderOptions(codec=codec, crf=crf, preset=preset, pixel_format=pix_fmt),
+            model=model or ModelConfig(),
+            batch=batch,
+            still_passes=still_passes,
+        )
 
 
 @dataclass(frozen=True)
-class JobResult:
+class Result:
+    """What a job wrote: ``output``, the number of ``frames`` and the wall time in ``seconds``."""
+
     output: Path
     frames: int
     seconds: float
 
     @property
     def fps(self) -> float:
+        """Frames per second of wall time."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-ProgressFactory = Callable[[int | None], Any]
+Progress = Callable[[int, int | None], None]
+"""``progress(done, total)``: frames written so far and the total (``None`` when the container does
+not say); called once with 0 before the first frame, then after each frame, from the writer thread."""
 
 
 def process_video(
     job: VideoJob,
     *,
     session: MattingSession | None = None,
-    progress: ProgressFactory | None = None,
-) -> JobResult:
+    progress: Progress | None = None,
+    timer: StageTimer | None = None,
+) -> Result:
     """Run ``job``; returns what was written. Raises a :class:`LivebgError` on bad input or output,
     :class:`Interrupted` on Ctrl-C; in both cases nothing is left at the output path.
 
-    ``session`` reuses an existing session (its state is reset); ``progress(total)`` returns an object
-    with ``update(n)`` and ``close()`` (e.g. ``tqdm``).
+    ``session`` reuses an existing session (its state is reset); ``progress`` is told how far the job
+    is (see :data:`Progress`); ``timer`` receives the time of every stage.
     """
     if job.batch < 1:
         raise UsageError(f"--batch {job.batch}: give 1 or more frames per model call")
+    if job.still_passes < 1:
+        raise UsageError(f"still_passes={job.still_passes}: give 1 or more")
     background = parse_background(job.background)
     if not background.needs_matte and job.output_type != "composite":
         background.close()
@@ -121,67 +163,81 @@ def process_video(
                     audio_streams=source.audio,
                 )
             with sink:
-                if background.needs_matte and session is None:
-                    session = create_session(job.model)
-                    ratio = session.current_ratio(source.height, source.width)
+                if background.needs_matte:
+                    session = session or create_session(job.model)
                     log.info(
                         "%s on %s with %s, downsample ratio %.3g",
                         session.name,
                         session.device,
                         session.backend,
-                        ratio,
+                        session.current_ratio(source.height, source.width),
                     )
-                if session is not None:
-                    session.reset()
-                compositor = Compositor(background, output=job.output_type)
-                bar = progress(source.frame_count) if progress else None
-                try:
-                    frames, seconds = _run(source, session, compositor, sink, bar, job.batch)
-                finally:
-                    if bar is not None:
-                        bar.close()
+                step = FrameStep(session, Compositor(background, output=job.output_type), timer=timer)
+                step.reset()
+                total = source.frame_count
+                if progress is not None:
+                    progress(0, total)
+                passes = job.still_passes if is_image_path(job.input) else 1
+                frames, seconds = _run(source, step, sink, _counter(progress, total), job.batch, passes)
     finally:
         background.close()
-    return JobResult(job.output, frames, seconds)
+    return Result(job.output, frames, seconds)
+
+
+def _counter(progress: Progress | None, total: int | None) -> Callable[[], None] | None:
+    """A function to call after each frame written, which tells ``progress`` the running count."""
+    if progress is None:
+        return None
+    done = 0
+
+    def written() -> None:
+        nonlocal done
+        done += 1
+        progress(done, total)
+
+    return written
 
 
 def _run(
     source: VideoFileSource,
-    session: MattingSession | None,
-    compositor: Compositor,
+    step: FrameStep,
     sink: Sink,
-    bar: Any,
+    written: Callable[[], None] | None,
     batch: int = 1,
+    still_passes: int = 1,
 ) -> tuple[int, float]:
     stop = threading.Event()
     decoded: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
-    composited: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
+    matted: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
     errors: list[BaseException] = []
-    device = session.device if session is not None else None
-    dtype = session.dtype if session is not None else None
+    timer = step.timer
 
     def reader() -> None:
         try:
-            for item in source:
-                if not _put(decoded, item, stop):
+            items = iter(source)
+            while True:
+                began = time.perf_counter()
+                item = next(items, _DONE)
+                if isinstance(item, Frame):
+                    timer.add("decode", time.perf_counter() - began)
+                if not _put(decoded, item, stop) or item is _DONE:
                     return
-            _put(decoded, _DONE, stop)
         except BaseException as exc:
             errors.append(exc)
             stop.set()
 
     def writer() -> None:
         try:
-            for item in _drain(composited, stop):
+            for item in _drain(matted, stop):
                 if isinstance(item, av.Packet):
                     sink.mux(item)
                     continue
-                src, matte, frame = item
                 # Compositing here overlaps it with the model's work on the next frame.
-                image = frame.rgb if matte is None else to_uint8(compositor(src, matte, frame.time))
-                sink.write(image, time=frame.time, pts=frame.pts)
-                if bar is not None:
-                    bar.update(1)
+                image = step.render(item)
+                with timer.stage("output"):
+                    sink.write(image, time=item.frame.time, pts=item.frame.pts)
+                if written is not None:
+                    written()
         except BaseException as exc:
             errors.append(exc)
             stop.set()
@@ -199,9 +255,12 @@ def _run(
     frames: list[Frame] = []
 
     def flush() -> bool:
-        results = iter(_mattes(frames, session, device, dtype))
+        if still_passes > 1 and len(frames) == 1:  # a still image: let the model settle on it
+            results: Iterator[Matted] = iter([step.matte_still(frames[0], still_passes)])
+        else:
+            results = iter(step.matte(frames))
         for item in pending:
-            if not _put(composited, next(results) if isinstance(item, Frame) else item, stop):
+            if not _put(matted, next(results) if isinstance(item, Frame) else item, stop):
                 return False
         pending.clear()
         frames.clear()
@@ -219,7 +278,7 @@ def _run(
                 break
         else:
             if flush():
-                _put(composited, _DONE, stop)
+                _put(matted, _DONE, stop)
     except KeyboardInterrupt:
         stop.set()
         errors.append(Interrupted(f"interrupted after {count} frames; no output was written to {sink.path}"))
@@ -232,23 +291,6 @@ def _run(
     if errors:
         raise _first_error(errors)
     return count, time.perf_counter() - started
-
-
-def _mattes(
-    frames: list[Frame], session: MattingSession | None, device: Any, dtype: Any
-) -> list[tuple[Any, Any, Frame]]:
-    """``(src, matte, frame)`` per frame, the frames given to the model at once; without a session
-    (background "none") the frames pass untouched."""
-    if session is None or not frames:
-        return [(None, None, frame) for frame in frames]
-    tensors = [to_tensor(frame.rgb, device, dtype) for frame in frames]
-    src = tensors[0] if len(tensors) == 1 else torch.cat(tensors)
-    matte = session(src)
-    fgr = matte.foreground
-    return [
-        (src[i : i + 1], Matte(matte.alpha[i : i + 1], None if fgr is None else fgr[i : i + 1]), frame)
-        for i, frame in enumerate(frames)
-    ]
 
 
 def _first_error(errors: list[BaseException]) -> BaseException:

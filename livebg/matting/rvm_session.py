@@ -52,3 +52,7 @@ class RVMSession:
             self._key = key
         fgr, pha, self._state = self.model(src, self._state, ratio, sequence=True)
         return Matte(alpha=pha, foreground=fgr)
+
+    def fork(self) -> RVMSession:
+        """A session for another stream on the same network, with its own recurrent state."""
+        return RVMSession(self.model, self.device, self.dtype, self.downsample_ratio, self.name)
