@@ -25,10 +25,21 @@ from livebg.errors import LivebgError
 
 if TYPE_CHECKING:
     from livebg.api import FrameMatte, Matter, Stream, process, remove, replace
+    from livebg.sources.image_file import read_image
     from livebg.transcode import Result
 
 __version__ = "0.1.0"
-__all__ = ["FrameMatte", "LivebgError", "Matter", "Result", "Stream", "process", "remove", "replace"]
+__all__ = [
+    "FrameMatte",
+    "LivebgError",
+    "Matter",
+    "Result",
+    "Stream",
+    "process",
+    "read_image",
+    "remove",
+    "replace",
+]
 
 _LAZY = {
     "FrameMatte": "livebg.api",
@@ -38,6 +49,7 @@ _LAZY = {
     "remove": "livebg.api",
     "replace": "livebg.api",
     "Result": "livebg.transcode",
+    "read_image": "livebg.sources.image_file",
 }
 
 

@@ -20,20 +20,20 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from livebg.backgrounds import Background, ImageBackground, SolidColour, Transparent, parse_background
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
-from livebg.errors import InputError, InputNotFoundError, UsageError
+from livebg.errors import UsageError
 from livebg.frames import Frame, to_uint8
 from livebg.matting.factory import create_session
 from livebg.matting.session import MattingSession
+from livebg.sources.image_file import as_rgb, read_image
 from livebg.step import FrameStep
 from livebg.transcode import Progress, Result, VideoJob, process_video
 
-STILL_PASSES = 3
+STILL_PASSES = 4
 """How many times a still picture is fed to a recurrent model (RVM) before its matte is taken: RVM's
 first frame is its worst, and the matte settles as the recurrent state fills. Measured on the shared
 portraits against their reference alphas (``benchmarks/still_passes.py``)."""
@@ -301,44 +301,7 @@ def still_passes(model: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Inputs
-
-
-def read_image(image: ImageInput) -> np.ndarray:
-    """A picture as ``uint8 (H, W, 3)`` RGB: a path (EXIF orientation applied), an array (RGB, RGBA or
-    grey) or a PIL image. Raises :class:`InputError` naming what was received."""
-    if isinstance(image, str | Path):
-        path = Path(image)
-        if not path.is_file():
-            raise InputNotFoundError(f"image {path} does not exist; check the path")
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise InputError(f"cannot read {path} as an image; give a JPEG, PNG or WebP file")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    if not isinstance(image, np.ndarray) and hasattr(image, "convert"):  # a PIL image
-        image = np.asarray(image.convert("RGB"))
-    return as_rgb(image)
-
-
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """``image`` as a contiguous ``uint8 (H, W, 3)`` RGB array (RGBA drops its alpha, grey is repeated)."""
-    if not isinstance(image, np.ndarray):
-        raise InputError(
-            f"expected a picture as a numpy array, got {type(image).__name__}; "
-            "pass a uint8 (H, W, 3) RGB array, a path or a PIL image"
-        )
-    if image.dtype != np.uint8:
-        raise InputError(
-            f"expected a uint8 picture, got {image.dtype}; "
-            "convert it first, e.g. (x * 255).round().astype(np.uint8)"
-        )
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
-        raise InputError(
-            f"expected a picture of shape (H, W, 3), got {image.shape}; pass RGB (or RGBA or grey) pixels"
-        )
-    return np.ascontiguousarray(image[:, :, :3])
+# Backgrounds
 
 
 def open_background(background: BackgroundInput) -> Background:

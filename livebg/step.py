@@ -155,7 +155,7 @@ class FrameStep:
         self.reset()
         for _ in range(passes - 1):
             self.matte([frame])
-        return self.matte([frame])
+        return self.matte([frame])[0]
 
     def render(self, item: Matted) -> np.ndarray:
         """The output picture of one matted frame: ``uint8 (H, W, C)`` RGB, or RGBA for a transparent

@@ -26,8 +26,9 @@ from livebg.errors import Interrupted, LivebgError, UsageError
 from livebg.frames import Frame
 from livebg.matting.factory import create_session
 from livebg.matting.session import MattingSession
-from livebg.sinks.image_file import ImageFileSink, is_image_path
+from livebg.sinks.image_file import ImageFileSink
 from livebg.sinks.video_file import EncoderOptions, PngSequenceSink, VideoFileSink, is_png_sequence
+from livebg.sources.image_file import ImageFileSource, is_image_path
 from livebg.sources.video_file import VideoFileSource, is_url
 from livebg.step import FrameStep, Matted, StageTimer
 
@@ -133,7 +134,9 @@ def process_video(
         background.close()
         raise UsageError(f"--output-type {job.output_type} needs the model, but --background none skips it")
     try:
-        with VideoFileSource(job.input, with_audio=job.audio) as source:
+        still = is_image_path(job.input)
+        opened = ImageFileSource(job.input) if still else VideoFileSource(job.input, with_audio=job.audio)
+        with opened as source:
             alpha_out = job.output_type == "composite" and background.transparent
             protect = [] if is_url(job.input) else [Path(job.input)]
             if is_image_path(job.output):
@@ -177,7 +180,7 @@ def process_video(
                 total = source.frame_count
                 if progress is not None:
                     progress(0, total)
-                passes = job.still_passes if is_image_path(job.input) else 1
+                passes = job.still_passes if still else 1
                 frames, seconds = _run(source, step, sink, _counter(progress, total), job.batch, passes)
     finally:
         background.close()
@@ -199,7 +202,7 @@ def _counter(progress: Progress | None, total: int | None) -> Callable[[], None]
 
 
 def _run(
-    source: VideoFileSource,
+    source: VideoFileSource | ImageFileSource,
     step: FrameStep,
     sink: Sink,
     written: Callable[[], None] | None,

@@ -31,4 +31,7 @@ class DiscSession:
         h, w = src.shape[-2:]
         yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
         disc = (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (min(h, w) / 3) ** 2).float()
-        return Matte(alpha=disc[None, None], foreground=None)
+        return Matte(alpha=disc[None, None].expand(src.shape[0], 1, h, w), foreground=None)
+
+    def fork(self) -> DiscSession:
+        return DiscSession()

@@ -14,12 +14,7 @@ import numpy as np
 from livebg.errors import OutputError, UsageError
 from livebg.sinks.video_file import FinishOnExit, check_output_path, partial_path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 _ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
-
-
-def is_image_path(path: Path | str) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 class ImageFileSink(FinishOnExit):
