@@ -56,6 +56,8 @@ class BenchResult:
     pipeline_fps: float
     latency_ms: float
     latency_p95_ms: float
+    frames: int = 0
+    pipeline_frames: int = 0
     error: str | None = None
 
     @property
@@ -131,7 +133,7 @@ def _bench_backend(
         step(Frame(rgb, i, i / 30))
     step.reset()
 
-    step.timer = StageTimer(session.device)  # the warm-up's times do not count
+    step.timer = StageTimer(session.device, window=len(frames))  # the warm-up's times do not count
     latencies, images = [], []
     for i, rgb in enumerate(frames):
         frame = Frame(rgb, i, i / 30)
@@ -155,6 +157,8 @@ def _bench_backend(
         pipeline_fps=pipeline_fps,
         latency_ms=statistics.median(latencies),
         latency_p95_ms=float(np.percentile(latencies, 95)),
+        frames=len(step.timer.runs("model")),
+        pipeline_frames=result.frames,
     )
 
 
