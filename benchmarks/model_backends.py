@@ -46,10 +46,10 @@ def make_session(backend: str, model, ratio: float, folder: Path | None):
     if backend == "torch":
         return RVMSession(model, torch.device("cpu"), torch.float32, ratio)
     if backend == "onnxruntime":
-        from livebg.matting.onnx_session import OnnxSession
+        from livebg.matting.exported.onnxruntime import OnnxSession
 
         return OnnxSession(model, ratio, export_folder=folder)
-    from livebg.matting.openvino_session import OpenVinoSession
+    from livebg.matting.exported.openvino import OpenVinoSession
 
     precision = "bf16" if backend == "openvino-bf16" else "fp32"
     return OpenVinoSession(model, ratio, export_folder=folder, precision=precision)
@@ -130,8 +130,7 @@ def main() -> None:
             for backend in backends:
                 began = time.perf_counter()
                 session = make_session(backend, model, ratio, folder)
-                if hasattr(session, "prepare"):
-                    session.prepare(height, width)
+                session.prepare(height, width)
                 setup = time.perf_counter() - began
                 times, alphas = run(session, frames)
                 mean_ms = 1000 * statistics.fmean(times)

@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from livebg.config import BACKENDS, MODEL_NAMES, OUTPUT_TYPES, PRECISIONS, REFINERS, ModelConfig
+from livebg.config import OUTPUT_TYPES, REFINERS, ModelConfig
 from livebg.errors import Interrupted, LivebgError, UsageError
+from livebg.matting import registry
 
 log = logging.getLogger("livebg")
 
@@ -22,7 +23,12 @@ log = logging.getLogger("livebg")
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default="rvm-mobilenetv3", choices=MODEL_NAMES, help="matting model")
+    group.add_argument(
+        "--model",
+        default=registry.DEFAULT_MODEL,
+        choices=registry.names(),
+        help="matting model (livebg models lists them)",
+    )
     group.add_argument("--weights", type=Path, help="local checkpoint to use instead of the downloaded one")
     group.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"
@@ -38,20 +44,20 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--backend",
         default="auto",
-        choices=BACKENDS,
+        choices=("auto", *registry.RUNTIMES),
         help="inference runtime (default: auto, the fastest available for the device)",
     )
     group.add_argument(
         "--precision",
         default="auto",
-        choices=PRECISIONS,
+        choices=("auto", *registry.PRECISIONS),
         help="default: fp16 on CUDA, else fp32; bf16: the decoder in bf16 with --backend openvino "
         "(faster on CPUs with bf16, alpha within 3/255)",
     )
     group.add_argument(
         "--offline", action="store_true", help="never download weights (also LIVEBG_OFFLINE=1)"
     )
-    seg = parser.add_argument_group("segmentation models (fcn-resnet50, deeplabv3-*, lraspp-*)")
+    seg = parser.add_argument_group(f"segmentation models ({', '.join(registry.names('segmentation'))})")
     seg.add_argument(
         "--keep-classes",
         default="person",
@@ -412,29 +418,17 @@ def _add_models_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_models(args: argparse.Namespace) -> int:
     from livebg import weights
-    from livebg.matting import segmentation
 
-    rvm = [spec.name for spec in weights.model_specs()]
-    seg = list(segmentation.SEGMENTATION_MODELS)
+    names = registry.names()
     if not args.download:
-        print(weights.format_models(rvm))
-        for name in seg:
-            path = segmentation.cached_weights_path(name)
-            if path.is_file():
-                state = f"cached at {path}"
-            else:
-                state = f"not downloaded (livebg models --download {name})"
-            print(f"{name}: torchvision person segmentation (VOC classes)\n  weights: {state}")
+        print(weights.format_models(names))
         return 0
-    wanted = [*rvm, *seg] if "all" in args.download else list(dict.fromkeys(args.download))
-    unknown = [name for name in wanted if name not in rvm and name not in seg]
+    wanted = names if "all" in args.download else tuple(dict.fromkeys(args.download))
+    unknown = [name for name in wanted if name not in names]
     if unknown:
-        raise UsageError(f"unknown model {unknown[0]!r}; --download accepts all, {', '.join([*rvm, *seg])}")
+        raise UsageError(f"unknown model {unknown[0]!r}; --download accepts all, {', '.join(names)}")
     for name in wanted:
-        if name in rvm:
-            path = weights.resolve_weights(name, progress=not args.no_progress)
-        else:
-            path = segmentation.fetch_weights(name)
+        path = weights.resolve_weights(name, progress=not args.no_progress)
         print(f"{name}: {path}")
     return 0
 

@@ -7,15 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# What the command line offers, here rather than beside the code that runs them so that building the
-# parser (and `livebg --help`) imports no torch. The modules that implement them check these names
-# (tests/test_cli.py).
-RVM_MODELS = ("rvm-mobilenetv3", "rvm-resnet50")
-SEGMENTATION_MODEL_NAMES = ("fcn-resnet50", "deeplabv3-mobilenetv3", "lraspp-mobilenetv3")
-MODEL_NAMES = RVM_MODELS + SEGMENTATION_MODEL_NAMES
+from livebg.matting.registry import DEFAULT_MODEL
+
+# What the command line offers beside the models (whose names, runtimes and precisions are in
+# livebg.matting.registry), here rather than beside the code that runs them so that building the parser
+# (and `livebg --help`) imports no torch.
 REFINERS = ("deep_guided_filter", "fast_guided_filter")
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 OUTPUT_TYPES = ("composite", "alpha", "foreground")
 
 
@@ -23,14 +20,16 @@ OUTPUT_TYPES = ("composite", "alpha", "foreground")
 class ModelConfig:
     """Which matting model to run, where, and how.
 
-    ``weights``: a local checkpoint to use instead of the cached/downloaded one. ``refiner``: ``None``
-    detects it from the checkpoint (RVM only). ``downsample_ratio``: ``None`` is automatic (longer side
-    near 512 px). ``backend``: ``auto``, ``torch``, ``onnxruntime`` or ``openvino``. ``precision``:
-    ``auto`` (fp16 on CUDA, fp32 elsewhere), ``fp32``, ``fp16``, or ``bf16`` (OpenVINO's decoder).
-    ``smoothing``, ``refine_edges`` and ``keep_classes`` apply to the segmentation models.
+    ``name``: a model of :mod:`livebg.matting.registry` (``livebg models`` lists them). ``weights``: a
+    local checkpoint to use instead of the cached/downloaded one. ``refiner``: ``None`` detects it from
+    the checkpoint (RVM only). ``downsample_ratio``: ``None`` is automatic (longer side near 512 px).
+    ``backend``: ``auto``, ``torch``, ``onnxruntime`` or ``openvino``. ``precision``: ``auto`` (fp16 on
+    CUDA, fp32 elsewhere), ``fp32``, ``fp16``, or ``bf16`` (OpenVINO's decoder); which combinations a
+    model offers is checked by :func:`livebg.matting.backend.resolve`. ``smoothing``, ``refine_edges``
+    and ``keep_classes`` apply to the segmentation models.
     """
 
-    name: str = "rvm-mobilenetv3"
+    name: str = DEFAULT_MODEL
     weights: Path | None = None
     device: str = "auto"
     refiner: str | None = None

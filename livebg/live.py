@@ -298,7 +298,7 @@ class _LiveLoop:
             if self.ratio_controller is not None:
                 ratio = self.ratio_controller.update(time.perf_counter() - began)
                 if ratio is not None:
-                    session.downsample_ratio = ratio
+                    session.set_downsample_ratio(ratio)
                     log.info("downsample ratio %.3g to hold %g fps", ratio, self.target_fps)
         else:
             output = frame.rgb
@@ -316,8 +316,7 @@ class _LiveLoop:
     def _prepare_ladder(self, session: MattingSession, size: tuple[int, int], start: float) -> None:
         """Compile the graphs of the ratios the controller may step to, in a thread of its own, so a
         later step does not stall the picture while it compiles."""
-        prepare = getattr(session, "prepare", None)
-        if prepare is None or self.ratio_controller is None:
+        if self.ratio_controller is None:
             return
         ratios = [r for r in self.ratio_controller.ratios if r != start]
 
@@ -326,7 +325,7 @@ class _LiveLoop:
                 if self.stop.is_set():
                     return
                 try:
-                    prepare(*size, ratio)
+                    session.prepare(*size, ratio)
                 except Exception as exc:  # the live loop prepares it itself when it gets there
                     log.debug("could not prepare ratio %.3g ahead of time: %s", ratio, exc)
                     return

@@ -1,4 +1,5 @@
-"""Named model weights: a registry of specs, a per-user cache, and a verified download.
+"""Model weights: a per-user cache and a verified download, one path for every model in the registry
+(:mod:`livebg.matting.registry`: RVM's release files and torchvision's alike).
 
 The weights of a model are fetched only when asked for (:func:`resolve_weights`, ``livebg models
 --download``), never at import and never into the working directory. A download goes to a temporary
@@ -6,8 +7,9 @@ The weights of a model are fetched only when asked for (:func:`resolve_weights`,
 holds only complete files; on any failure or Ctrl-C the temporary file is removed.
 
 Verification: the byte count must equal the server's ``Content-Length``, and the spec's ``size`` and
-``sha256`` where they are known. Where no checksum is known the file must also load as a PyTorch state
-dict (``torch.load(weights_only=True)``).
+``sha256`` (or its published prefix) where they are known; a cached file is checked against them again
+when it is used. Where no checksum is known the file must also load as a PyTorch state dict
+(``torch.load(weights_only=True)``).
 
 Environment variables:
 
@@ -16,7 +18,8 @@ Environment variables:
 * ``LIVEBG_OFFLINE=1``: never download (the same as ``--offline``); missing weights are an error.
 * ``LIVEBG_WEIGHTS_URL``: base URL of a mirror; the file name is appended, so
   ``LIVEBG_WEIGHTS_URL=https://mirror.example.com/livebg`` fetches
-  ``https://mirror.example.com/livebg/rvm_mobilenetv3.pth``. Any URL that ``urllib`` opens works,
+  ``https://mirror.example.com/livebg/rvm_mobilenetv3.pth`` (torchvision's files keep their names,
+  e.g. ``lraspp_mobilenet_v3_large-d234d4ea.pth``). Any URL that ``urllib`` opens works,
   including ``file:///srv/weights`` for a shared folder.
 """
 
@@ -25,13 +28,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,71 +40,14 @@ from typing import Any, BinaryIO
 import platformdirs
 from tqdm import tqdm
 
-from livebg.errors import InputNotFoundError, Interrupted, UsageError, WeightsError
+from livebg.errors import InputNotFoundError, Interrupted, WeightsError
+from livebg.matting import registry
+from livebg.matting.registry import WeightsSpec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "rvm-mobilenetv3"
-
 _CHUNK_BYTES = 1 << 16
 _TIMEOUT_S = 30.0  # per socket operation, not for the whole download
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class WeightsSpec:
-    """The weights of one named model.
-
-    ``filename`` is the name in the cache (and, with ``LIVEBG_WEIGHTS_URL``, on the mirror);
-    ``sha256`` (lowercase hex) and ``size`` (bytes) are ``None`` where no published value is known;
-    ``licence`` says under which terms the weights are distributed.
-    """
-
-    name: str
-    url: str
-    filename: str
-    sha256: str | None
-    size: int | None
-    licence: str
-    description: str
-
-    def __post_init__(self) -> None:
-        # Programming errors in a spec, not user input: the filename must not leave the cache folder.
-        if not self.name:
-            raise ValueError("a weights spec needs a name")
-        if not self.filename or Path(self.filename).name != self.filename or self.filename in (".", ".."):
-            raise ValueError(f"weights filename {self.filename!r} must be a plain file name")
-        if self.sha256 is not None and not _SHA256.fullmatch(self.sha256):
-            raise ValueError(f"sha256 of {self.name} must be 64 lowercase hex digits, got {self.sha256!r}")
-        if self.size is not None and self.size <= 0:
-            raise ValueError(f"size of {self.name} must be a positive byte count, got {self.size}")
-
-
-# The registry of named weights, filled below with the built-in models (like torchvision's and timm's).
-_REGISTRY: dict[str, WeightsSpec] = {}
-
-
-def register(spec: WeightsSpec) -> WeightsSpec:
-    """Add ``spec`` to the registry; a name can be registered only once (``ValueError``)."""
-    if spec.name in _REGISTRY:
-        raise ValueError(f"weights {spec.name!r} are already registered")
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def get_spec(name: str) -> WeightsSpec:
-    """The registered spec of ``name``; an unknown name is a :class:`UsageError` listing the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UsageError(
-            f"no downloadable weights are known for model {name!r}; known: {', '.join(_REGISTRY)}"
-        ) from None
-
-
-def model_specs() -> tuple[WeightsSpec, ...]:
-    """Every registered spec, in registration order."""
-    return tuple(_REGISTRY.values())
 
 
 def cache_root() -> Path:
@@ -138,13 +82,13 @@ def resolve_weights(
 
     ``path`` (``--weights``) is returned as it is when it is a readable file. Otherwise the cached file
     is used, or downloaded unless ``offline`` or ``LIVEBG_OFFLINE=1``. ``progress`` shows a progress bar
-    on stderr while downloading. Raises :class:`InputNotFoundError` for a bad ``path``,
-    :class:`UsageError` for an unknown ``name`` and :class:`WeightsError` when the weights are missing,
-    damaged or cannot be downloaded.
+    on stderr while downloading. Raises :class:`InputNotFoundError` for a bad ``path``, ``UsageError``
+    for an unknown ``name`` and :class:`WeightsError` when the weights are missing, damaged or cannot be
+    downloaded.
     """
     if path is not None:
         return _check_user_file(Path(path).expanduser(), name)
-    spec = get_spec(name)
+    spec = registry.get(name).weights
     target = cache_dir() / spec.filename
     if target.is_file():
         _check_cached(spec, target)
@@ -163,7 +107,7 @@ def download_weights(name: str, *, progress: bool = True) -> Path:
     """Download the weights of ``name`` into the cache, replacing what is there only once the new file
     is verified, and return its path. Raises :class:`WeightsError` (and :class:`Interrupted` on Ctrl-C);
     either way no partial file is left."""
-    spec = get_spec(name)
+    spec = registry.get(name).weights
     folder = cache_dir()
     target = folder / spec.filename
     url = weights_url(spec)
@@ -196,21 +140,25 @@ def download_weights(name: str, *, progress: bool = True) -> Path:
 
 
 def format_models(names: Iterable[str]) -> str:
-    """A readable listing of the registered models ``names`` with the state of their weights."""
+    """A readable listing of the registered models ``names``: what each is, the state of its weights,
+    their licence, and the runtimes (with their precisions) that run it."""
     lines = []
     for name in names:
-        title = f"{name} (default)" if name == DEFAULT_MODEL else name
-        spec = get_spec(name)
+        title = f"{name} (default)" if name == registry.DEFAULT_MODEL else name
+        model = registry.get(name)
+        spec = model.weights
         target = cache_dir() / spec.filename
         if target.is_file():
             state = f"cached at {target} ({_human_size(target.stat().st_size)})"
         else:
             size = f", {_human_size(spec.size)}" if spec.size else ""
             state = f"not downloaded{size} (livebg models --download {name})"
+        runtimes = ", ".join(f"{runtime} ({', '.join(p)})" for runtime, p in model.runtimes.items())
         lines += [
-            f"{title}: {spec.description}",
+            f"{title}: {model.description}",
             f"  weights: {state}",
             f"  licence: {spec.licence}",
+            f"  runtimes: {runtimes}",
         ]
     lines += ["", f"weights cache: {cache_dir()}"]
     return "\n".join(lines)
@@ -236,8 +184,8 @@ def _check_cached(spec: WeightsSpec, target: Path) -> None:
     # machine, and silently fetching 100 MB again would surprise. Deleting it is one command away.
     if spec.size is not None and target.stat().st_size != spec.size:
         found = f"{target.stat().st_size} bytes, expected {spec.size}"
-    elif spec.sha256 is not None and (digest := _sha256_of(target)) != spec.sha256:
-        found = f"sha256 {digest}, expected {spec.sha256}"
+    elif spec.sha256 is not None and not (digest := _sha256_of(target)).startswith(spec.sha256):
+        found = f"sha256 {digest}, expected {_published(spec.sha256)}"
     else:
         return
     raise WeightsError(
@@ -311,10 +259,10 @@ def _check_download(
             f"so it was discarded; {advice}"
         )
     if spec.sha256 is not None:
-        if digest != spec.sha256:
+        if not digest.startswith(spec.sha256):
             raise WeightsError(
                 f"downloaded {spec.filename} from {url} does not match its published checksum "
-                f"(sha256 {digest}, expected {spec.sha256}), so it was discarded; {advice}"
+                f"(sha256 {digest}, expected {_published(spec.sha256)}), so it was discarded; {advice}"
             )
         return
     # Without a published checksum, at least make sure it is what it claims to be.
@@ -346,6 +294,11 @@ def read_state_dict(path: Path, what: str, advice: str) -> dict[str, Any]:
     return state_dict
 
 
+def _published(sha256: str) -> str:
+    """A published sha256 as a message shows it: a prefix ends in an ellipsis."""
+    return sha256 if len(sha256) == 64 else f"{sha256}..."
+
+
 def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -361,34 +314,3 @@ def _human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Built-in weights. No checksum or size is published for the official RVM release files, so none is
-# pinned here: a download is checked against Content-Length and must load as a state dict.
-
-_RVM_RELEASE = "https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0"
-_RVM_LICENCE = "GPL-3.0 (weights by the Robust Video Matting authors)"
-
-register(
-    WeightsSpec(
-        name="rvm-mobilenetv3",
-        url=f"{_RVM_RELEASE}/rvm_mobilenetv3.pth",
-        filename="rvm_mobilenetv3.pth",
-        sha256=None,
-        size=None,
-        licence=_RVM_LICENCE,
-        description="Robust Video Matting, MobileNetV3 backbone; fast, suited to live video",
-    )
-)
-register(
-    WeightsSpec(
-        name="rvm-resnet50",
-        url=f"{_RVM_RELEASE}/rvm_resnet50.pth",
-        filename="rvm_resnet50.pth",
-        sha256=None,
-        size=None,
-        licence=_RVM_LICENCE,
-        description="Robust Video Matting, ResNet-50 backbone; slower, slightly finer mattes",
-    )
-)

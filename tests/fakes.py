@@ -1,30 +1,48 @@
-"""Model stand-ins for tests that check what the pipeline does with a matte it knows in advance."""
+"""Model stand-ins: a session for tests that check what the pipeline does with a matte it knows in
+advance, and registry entries for tests of the weights cache."""
 
 from __future__ import annotations
 
 import torch
 
-from livebg.matting.session import Matte
+from livebg.matting.registry import ModelSpec, WeightsSpec
+from livebg.matting.session import Matte, check_ratio
 
 
 class DiscSession:
-    """A session whose matte is a centred disc (alpha 1 inside, 0 outside); counts calls and resets."""
+    """A session whose matte is a centred disc (alpha 1 inside, 0 outside); counts calls and resets.
+    Its ratio (1 unless set) changes nothing."""
 
     name = "disc"
     backend = "test"
     device = torch.device("cpu")
     dtype = torch.float32
-    downsample_ratio = None
 
     def __init__(self) -> None:
         self.calls = 0
         self.resets = 0
+        self._ratio: float | None = None
+
+    @property
+    def downsample_ratio(self) -> float | None:
+        return self._ratio
+
+    def set_downsample_ratio(self, ratio: float | None) -> None:
+        self._ratio = check_ratio(ratio)
 
     def current_ratio(self, height: int, width: int) -> float:
-        return 1.0
+        return self._ratio or 1.0
+
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        pass
 
     def reset(self) -> None:
         self.resets += 1
+
+    def fork(self) -> DiscSession:
+        twin = DiscSession()
+        twin.set_downsample_ratio(self._ratio)
+        return twin
 
     def __call__(self, src: torch.Tensor) -> Matte:
         self.calls += 1
@@ -33,5 +51,20 @@ class DiscSession:
         disc = (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (min(h, w) / 3) ** 2).float()
         return Matte(alpha=disc[None, None].expand(src.shape[0], 1, h, w), foreground=None)
 
-    def fork(self) -> DiscSession:
-        return DiscSession()
+
+def tiny_spec(
+    name: str = "tiny", filename: str = "tiny.pth", kind: str = "rvm", **weights: object
+) -> ModelSpec:
+    """A registry entry for a tiny test checkpoint (``weights`` overrides fields of its
+    :class:`WeightsSpec`: ``sha256``, ``size``, ...); its URL leads nowhere, so tests serve it through
+    ``LIVEBG_WEIGHTS_URL``."""
+    fields: dict = {
+        "url": f"https://example.invalid/{filename}",
+        "filename": filename,
+        "sha256": None,
+        "size": None,
+        "licence": "MIT",
+    }
+    fields.update(weights)
+    architecture = "mobilenetv3" if kind == "rvm" else "lraspp_mobilenet_v3_large"
+    return ModelSpec(name, kind, architecture, "a tiny test checkpoint", WeightsSpec(**fields))

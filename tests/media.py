@@ -1,4 +1,5 @@
-"""Small synthetic clips made in the tests (PyAV), and probes of what a file holds."""
+"""Small synthetic clips made in the tests (PyAV), probes of what a file holds, and real clips' frames
+as the tensors a matting session takes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 
 
 def write_video(
@@ -123,3 +125,32 @@ def read_frames(path: Path, fmt: str = "rgb24", codec: str | None = None) -> lis
         for packet in c.demux(stream):
             out += [f.to_ndarray(format=fmt) for f in ctx.decode(packet)]
         return out
+
+
+def clip_tensors(
+    path: Path, count: int, *, size: tuple[int, int] | None = None, long_side: int = 256
+) -> list[torch.Tensor]:
+    """The first ``count`` frames of ``path`` as ``(1, 3, H, W)`` float RGB in [0, 1]: at ``size``
+    (height, width), or else with the longer side ``long_side`` (aspect kept, even sizes)."""
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if size is None:
+            width, height = stream.codec_context.width, stream.codec_context.height
+            scale = long_side / max(width, height)
+            size = (round(height * scale / 2) * 2, round(width * scale / 2) * 2)
+        for frame in container.decode(stream):
+            rgb = frame.to_ndarray(format="rgb24", width=size[1], height=size[0])
+            out.append(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div(255))
+            if len(out) == count:
+                break
+    return out
+
+
+def levels(a: torch.Tensor, b: torch.Tensor) -> int:
+    """Largest difference in uint8 levels after rounding both (floats in [0, 1]) to 0..255."""
+
+    def to_u8(t: torch.Tensor) -> torch.Tensor:
+        return t.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).to(torch.int16)
+
+    return int((to_u8(a) - to_u8(b)).abs().max())

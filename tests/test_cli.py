@@ -1,39 +1,36 @@
-"""The command line's parser: its choices agree with the code behind them, and building it (for
-``--help``) imports no torch, so help and usage errors come at once."""
+"""The command line's parser: its choices are the code's (the registry's models, runtimes and
+precisions, the network's refiners, the compositor's outputs), and building it (for ``--help``) imports
+no torch, so help and usage errors come at once."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import typing
 
 import pytest
 
 from livebg.cli import build_parser
-from livebg.config import BACKENDS, MODEL_NAMES, OUTPUT_TYPES, PRECISIONS, REFINERS, RVM_MODELS
-from livebg.matting.backend import choose_backend
-from livebg.matting.factory import RVM_VARIANTS, resolve_dtype
-from livebg.models.rvm import Refiner
-from livebg.models.segmentation import SEGMENTATION_MODELS
+from livebg.config import OUTPUT_TYPES, REFINERS
+from livebg.matting import registry
 
 
-def test_the_offered_names_are_the_implemented_ones() -> None:
-    assert tuple(RVM_VARIANTS) == RVM_MODELS
-    assert (*RVM_VARIANTS, *SEGMENTATION_MODELS) == MODEL_NAMES
-    assert typing.get_args(Refiner) == REFINERS
+def test_the_parser_offers_every_registered_model_runtime_and_precision() -> None:
+    parser = build_parser()
+    for name in registry.names():
+        assert parser.parse_args(["video", "in.mp4", "-o", "out.mp4", "--model", name]).model == name
+    for backend in ("auto", *registry.RUNTIMES):
+        assert parser.parse_args(["webcam", "--backend", backend]).backend == backend
+    for precision in ("auto", *registry.PRECISIONS):
+        assert parser.parse_args(["bench", "--precision", precision]).precision == precision
+    assert parser.parse_args(["webcam"]).model == registry.DEFAULT_MODEL
 
 
-def test_every_offered_backend_and_precision_is_understood() -> None:
-    import torch
+def test_every_offered_refiner_builds_a_network_whose_checkpoint_says_so() -> None:
+    from livebg.models.rvm import MattingNetwork, detect_refiner
 
-    cpu = torch.device("cpu")
-    for backend in BACKENDS:
-        if backend in ("onnxruntime", "openvino"):
-            pytest.importorskip(backend)
-        assert choose_backend(backend, cpu) in BACKENDS
-    for precision in ("auto", "fp32"):
-        assert resolve_dtype(precision, cpu) == torch.float32
-    assert set(PRECISIONS) == {"auto", "fp32", "fp16", "bf16"}
+    for refiner in REFINERS:
+        network = MattingNetwork("mobilenetv3", refiner)  # type: ignore[arg-type]
+        assert detect_refiner(network.state_dict()) == refiner
 
 
 def test_output_types_are_the_compositors() -> None:

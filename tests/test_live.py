@@ -72,8 +72,17 @@ class FakeSession:
     def reset(self) -> None:
         self.resets += 1
 
+    def set_downsample_ratio(self, ratio: float | None) -> None:
+        self.downsample_ratio = ratio
+
     def current_ratio(self, height: int, width: int) -> float:
         return self.downsample_ratio or 1.0
+
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        pass
+
+    def fork(self) -> FakeSession:
+        return FakeSession(self.alpha, self.delay)
 
 
 def red_is_person(src: Tensor) -> Tensor:

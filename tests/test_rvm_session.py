@@ -1,4 +1,5 @@
-"""The RVM session carries the recurrent state from frame to frame and forgets it when it should."""
+"""The RVM session carries the recurrent state from frame to frame and forgets it when it should; its
+forks serve other streams with the same network."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from livebg.matting.factory import load_rvm
 from livebg.matting.rvm_session import RVMSession
 from livebg.matting.session import MattingSession, auto_downsample_ratio
 from livebg.models.rvm import MattingNetwork
+
+from .media import clip_tensors
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +68,11 @@ def test_automatic_ratio_targets_512_pixels() -> None:
     assert auto_downsample_ratio(480, 480) == 1.0
     session = RVMSession(MattingNetwork("mobilenetv3", "fast_guided_filter"), torch.device("cpu"))
     assert session.current_ratio(2160, 3840) == pytest.approx(512 / 3840)
-    session.downsample_ratio = 0.25
+    session.set_downsample_ratio(0.25)
     assert session.current_ratio(2160, 3840) == 0.25
+    assert session.downsample_ratio == 0.25
+    session.set_downsample_ratio(None)
+    assert session.current_ratio(2160, 3840) == pytest.approx(512 / 3840)
 
 
 def test_matte_is_right_where_the_person_is(data_dir: Path, rvm_checkpoint: Path) -> None:
@@ -141,3 +147,47 @@ def test_a_batch_is_consecutive_frames_and_equals_one_frame_at_a_time(refiner: s
     assert torch.allclose(foreground, torch.cat([m.foreground for m in expected]), atol=1e-5)
     # The frames differ, so a batch treated as independent streams would not match.
     assert (alpha[4] - alpha[0]).abs().max() > 1e-3
+
+
+# --- forks: other streams of the same model -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_session(rvm_checkpoint: Path) -> RVMSession:
+    return RVMSession(load_rvm("rvm-mobilenetv3", rvm_checkpoint), torch.device("cpu"), downsample_ratio=0.5)
+
+
+def _clip(data_dir: Path) -> list[torch.Tensor]:
+    return clip_tensors(data_dir / "woman_indoor_plants_720p.mp4", 4, size=(72, 128))
+
+
+def test_a_fork_gives_what_a_fresh_session_gives(real_session: RVMSession, data_dir: Path) -> None:
+    frames = _clip(data_dir)
+    real_session.reset()
+    for src in frames:
+        real_session(src)  # a history the fork must not inherit
+    fork = real_session.fork()
+    assert fork.model is real_session.model  # the network is loaded once
+    assert (fork.name, fork.device, fork.dtype, fork.downsample_ratio) == (
+        "rvm",
+        torch.device("cpu"),
+        torch.float32,
+        0.5,
+    )
+    fresh = RVMSession(real_session.model, torch.device("cpu"), downsample_ratio=0.5)
+    for index, src in enumerate(frames):
+        assert torch.equal(fork(src).alpha, fresh(src).alpha), f"frame {index}"
+
+
+def test_two_forks_interleaved_keep_their_own_state(real_session: RVMSession, data_dir: Path) -> None:
+    frames = _clip(data_dir)
+    other = [src.flip(-1) for src in frames]  # the second stream shows other pictures
+    alone_one = [m.alpha for m in map(real_session.fork(), frames)]
+    alone_two = [m.alpha for m in map(real_session.fork(), other)]
+    one, two = real_session.fork(), real_session.fork()
+    for index, (a, b) in enumerate(zip(frames, other, strict=True)):
+        assert torch.equal(one(a).alpha, alone_one[index]), f"frame {index}"
+        assert torch.equal(two(b).alpha, alone_two[index]), f"frame {index}"
+    assert float((alone_one[-1] - alone_two[-1]).abs().max()) > 0.5  # the streams did differ
+    # The state matters here: frame 1 after frame 0 is not frame 1 alone, so a leak would show.
+    assert float((alone_one[1] - real_session.fork()(frames[1]).alpha).abs().max()) > 1 / 255

@@ -1,13 +1,16 @@
-"""torchvision segmentation models behind the session interface, temporal smoothing and edge refinement.
+"""torchvision segmentation models behind the session interface, their weights in livebg's cache,
+temporal smoothing, edge refinement, and forks for other streams.
 
 The official weights cannot be downloaded here, so the networks run with random weights saved in the
-test; smoothing and refinement are measured on synthetic masks with a known truth.
+test; smoothing and refinement are measured on synthetic masks with a known truth. Downloads through a
+local server are in test_weights.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -15,41 +18,40 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from livebg.config import MODEL_NAMES, ModelConfig
+from livebg import weights as weights_module
+from livebg.config import ModelConfig
 from livebg.errors import InputNotFoundError, UsageError, WeightsError
+from livebg.matting import registry
 from livebg.matting.factory import create_session
-from livebg.matting.segmentation import (
-    SegmentationSession,
-    cached_weights_path,
-    class_indices,
-    load_segmentation,
-)
+from livebg.matting.segmentation import SegmentationSession, class_indices, load_segmentation
 from livebg.matting.session import MattingSession
 from livebg.matting.temporal import TemporalSmoother
 from livebg.models.filters import box_mean, fast_guided_filter
-from livebg.models.segmentation import SEGMENTATION_MODELS, VOC_CLASSES, build_segmentation
+from livebg.models.segmentation import VOC_CLASSES, build_segmentation
 
 CPU = torch.device("cpu")
 PERSON, DOG = VOC_CLASSES.index("person"), VOC_CLASSES.index("dog")
+SEGMENTATION_MODELS = registry.names("segmentation")
 
 
 @pytest.fixture(autouse=True)
-def _no_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """torch hub's cache in the test's folder, and any download attempt fails loudly."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+def _no_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty weights cache of the test's own, and a mirror that is an empty folder: any download
+    attempt fails at once, without the network. Returns the mirror folder."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("LIVEBG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LIVEBG_WEIGHTS_URL", mirror.as_uri())
     monkeypatch.delenv("LIVEBG_OFFLINE", raising=False)
-
-    def refuse(url: str, *args: object, **kwargs: object) -> None:
-        raise urllib.error.URLError(f"test refused to download {url}")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    return mirror
 
 
 def _random_weights(name: str, path: Path, seed: int = 0) -> Path:
     """A state dict of ``name`` with random weights, in the official layout (with the auxiliary head
     where the official checkpoint has one)."""
+    spec = registry.get(name)
     torch.manual_seed(seed)
-    torch.save(build_segmentation(name, aux_loss=SEGMENTATION_MODELS[name].has_aux).state_dict(), path)
+    torch.save(build_segmentation(spec.architecture, aux_loss=spec.aux_classifier).state_dict(), path)
     return path
 
 
@@ -99,13 +101,13 @@ def _person_logits(mask: Tensor, other: int | None = None, other_mask: Tensor | 
 # The three torchvision models, end to end
 
 
-@pytest.mark.parametrize("name", list(SEGMENTATION_MODELS))
+@pytest.mark.parametrize("name", SEGMENTATION_MODELS)
 def test_model_runs_end_to_end(name: str, tmp_path: Path) -> None:
     weights = _random_weights(name, tmp_path / f"{name}.pth")
     session = create_session(ModelConfig(name=name, weights=weights, device="cpu"))
     assert isinstance(session, MattingSession)
     assert session.name == name and session.dtype == torch.float32 and session.device == CPU
-    assert name in MODEL_NAMES
+    assert name in registry.names()
 
     torch.manual_seed(1)
     matte = session(torch.rand(1, 3, 64, 96))
@@ -216,9 +218,10 @@ def test_unknown_class_is_a_usage_error_before_any_weights() -> None:
 
 def test_offline_without_cache_names_the_cache_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LIVEBG_OFFLINE", "1")
+    monkeypatch.delenv("LIVEBG_WEIGHTS_URL")
     with pytest.raises(WeightsError) as info:
         create_session(ModelConfig(name="deeplabv3-mobilenetv3", device="cpu"))
-    cached = tmp_path / "torch" / "hub" / "checkpoints" / "deeplabv3_mobilenet_v3_large-fc3c493d.pth"
+    cached = tmp_path / "cache" / "weights" / "deeplabv3_mobilenet_v3_large-fc3c493d.pth"
     message = str(info.value)
     assert str(cached) in message and "--weights" in message
     assert "https://download.pytorch.org/models/deeplabv3_mobilenet_v3_large-fc3c493d.pth" in message
@@ -226,33 +229,39 @@ def test_offline_without_cache_names_the_cache_path(monkeypatch: pytest.MonkeyPa
 
 def test_cached_weights_load_without_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     name = "lraspp-mobilenetv3"
-    cached = cached_weights_path(name)
-    assert cached.parent == tmp_path / "torch" / "hub" / "checkpoints"
+    spec = registry.get(name)
+    cached = weights_module.cache_dir() / spec.weights.filename
+    assert cached.parent == tmp_path / "cache" / "weights"  # livebg's cache, not torch hub's
     cached.parent.mkdir(parents=True)
     _random_weights(name, cached)
+    # The file is checked against the published checksum prefix: give the test's own file's.
+    prefix = hashlib.sha256(cached.read_bytes()).hexdigest()[:8]
+    own = dataclasses.replace(spec, weights=dataclasses.replace(spec.weights, sha256=prefix))
+    monkeypatch.setitem(registry._REGISTRY, name, own)
     monkeypatch.setenv("LIVEBG_OFFLINE", "1")
     session = create_session(ModelConfig(name=name, device="cpu"))
     assert session(torch.rand(1, 3, 32, 32)).alpha.shape == (1, 1, 32, 32)
 
 
 def test_damaged_cache_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    cached = cached_weights_path("fcn-resnet50")
+    cached = weights_module.cache_dir() / registry.get("fcn-resnet50").weights.filename
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"half a download")
     monkeypatch.setenv("LIVEBG_OFFLINE", "1")
-    with pytest.raises(WeightsError, match="delete it to download it again") as info:
+    with pytest.raises(WeightsError, match=r"damaged or another version.*delete it") as info:
         create_session(ModelConfig(name="fcn-resnet50", device="cpu"))
     assert str(cached) in str(info.value)
     with pytest.raises(UsageError, match="unknown segmentation model"):
         load_segmentation("fcn-resnet101")
 
 
-def test_failed_download_names_url_and_cache_path(tmp_path: Path) -> None:
-    with pytest.raises(WeightsError, match="cannot download") as info:
+def test_failed_download_names_url_and_cache_path(_no_downloads: Path, tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="could not download") as info:
         create_session(ModelConfig(name="lraspp-mobilenetv3", device="cpu"))
     message = str(info.value)
-    assert "lraspp_mobilenet_v3_large-d234d4ea.pth" in message and "test refused" in message
-    assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
+    assert f"{_no_downloads.as_uri()}/lraspp_mobilenet_v3_large-d234d4ea.pth" in message
+    assert str(tmp_path / "cache" / "weights" / "lraspp_mobilenet_v3_large-d234d4ea.pth") in message
+    assert list((tmp_path / "cache" / "weights").iterdir()) == []  # no partial file
 
 
 def test_weights_of_another_layout_are_refused(tmp_path: Path) -> None:
@@ -271,7 +280,7 @@ def test_weights_of_another_layout_are_refused(tmp_path: Path) -> None:
 
 def test_checkpoint_without_the_auxiliary_head_loads(tmp_path: Path) -> None:
     path = tmp_path / "no_aux.pth"
-    torch.save(build_segmentation("deeplabv3-mobilenetv3", aux_loss=False).state_dict(), path)
+    torch.save(build_segmentation("deeplabv3_mobilenet_v3_large", aux_loss=False).state_dict(), path)
     session = create_session(ModelConfig(name="deeplabv3-mobilenetv3", weights=path, device="cpu"))
     assert session(torch.rand(1, 3, 32, 32)).alpha.shape == (1, 1, 32, 32)
 
@@ -447,7 +456,7 @@ def test_refinement_moves_coarse_edges_onto_the_image_edges() -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("name", list(SEGMENTATION_MODELS))
+@pytest.mark.parametrize("name", SEGMENTATION_MODELS)
 def test_half_precision_on_the_gpu_agrees_with_the_cpu(name: str, tmp_path: Path) -> None:
     weights = _random_weights(name, tmp_path / "w.pth")
     gpu = create_session(ModelConfig(name=name, weights=weights, device="cuda", precision="fp16"))
@@ -492,3 +501,47 @@ def test_a_batch_is_consecutive_frames_smoothed_in_order() -> None:
     # The history matters: the last frame alone gives another matte.
     alone = SegmentationSession(_Brightness(), CPU, downsample_ratio=0.5)(frames[3]).alpha
     assert (alone - alpha[3]).abs().max() > 0.05  # measured 0.10
+
+
+# ---------------------------------------------------------------------------------------------------
+# Forks: other streams of the same model
+
+
+def _smoothed_session(tmp_path: Path) -> SegmentationSession:
+    name = "lraspp-mobilenetv3"
+    session = create_session(ModelConfig(name=name, weights=_random_weights(name, tmp_path / "w.pth")))
+    assert isinstance(session, SegmentationSession) and session.smoother is not None
+    with torch.no_grad():  # random heads give a nearly flat 1/21; stronger ones give a map with detail
+        for layer in session.network.modules():
+            if isinstance(layer, nn.Conv2d) and layer.out_channels == len(VOC_CLASSES):
+                layer.weight.mul_(300)
+    return session
+
+
+def test_a_fork_shares_the_network_and_starts_its_own_smoothing(tmp_path: Path) -> None:
+    session = _smoothed_session(tmp_path)
+    generator = torch.Generator().manual_seed(4)
+    frames = [torch.rand(1, 3, 40, 56, generator=generator) for _ in range(4)]
+    for frame in frames:
+        session(frame)  # a history the fork must not inherit
+    fork = session.fork()
+    assert fork.network is session.network and fork.classes == session.classes
+    assert fork.smoother is not session.smoother and fork.input_size == session.input_size == 520
+    fresh = SegmentationSession(session.network, CPU, keep_classes=["person"])
+    for index, frame in enumerate(frames):
+        assert torch.equal(fork(frame).alpha, fresh(frame).alpha), f"frame {index}"
+
+
+def test_two_forks_interleaved_keep_their_own_smoothing(tmp_path: Path) -> None:
+    session = _smoothed_session(tmp_path)
+    generator = torch.Generator().manual_seed(5)
+    frames = [torch.rand(1, 3, 40, 56, generator=generator) for _ in range(4)]
+    other = [frame.flip(-1) for frame in frames]
+    alone_one = [m.alpha for m in map(session.fork(), frames)]
+    alone_two = [m.alpha for m in map(session.fork(), other)]
+    one, two = session.fork(), session.fork()
+    for index, (a, b) in enumerate(zip(frames, other, strict=True)):
+        assert torch.equal(one(a).alpha, alone_one[index]), f"frame {index}"
+        assert torch.equal(two(b).alpha, alone_two[index]), f"frame {index}"
+    # The smoothing carries history, so a leak between the streams would have shown.
+    assert (alone_one[1] - session.fork()(frames[1]).alpha).abs().max() > 1e-3

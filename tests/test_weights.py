@@ -1,7 +1,9 @@
-"""The weights registry, cache and download, against a local HTTP server on 127.0.0.1."""
+"""The weights cache and download, one path for RVM's and torchvision's weights, against a local HTTP
+server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -19,11 +21,15 @@ from tqdm import tqdm
 
 from livebg import weights
 from livebg.cli import main
-from livebg.errors import InputNotFoundError, Interrupted, UsageError, WeightsError
-from livebg.matting import export
-from livebg.weights import WeightsSpec
+from livebg.config import ModelConfig
+from livebg.errors import InputNotFoundError, Interrupted, WeightsError
+from livebg.matting import registry
+from livebg.matting.exported import export
+from livebg.matting.registry import ModelSpec
 
-RVM_RELEASE = "https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0"
+from .fakes import tiny_spec
+
+LRASPP = "lraspp_mobilenet_v3_large-d234d4ea.pth"
 
 
 @dataclass
@@ -77,31 +83,17 @@ def checkpoint_bytes() -> bytes:
 
 
 @pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, WeightsSpec]:
-    """A private copy of the registry, so test specs do not leak into other tests."""
-    copy = dict(weights._REGISTRY)
-    monkeypatch.setattr(weights, "_REGISTRY", copy)
+def models(monkeypatch: pytest.MonkeyPatch) -> dict[str, ModelSpec]:
+    """A private copy of the model registry, so test entries do not leak into other tests."""
+    copy = dict(registry._REGISTRY)
+    monkeypatch.setattr(registry, "_REGISTRY", copy)
     return copy
-
-
-def make_spec(filename: str = "tiny.pth", **kwargs: object) -> WeightsSpec:
-    fields: dict = {
-        "name": "tiny",
-        "url": f"https://example.invalid/{filename}",
-        "filename": filename,
-        "sha256": None,
-        "size": None,
-        "licence": "MIT",
-        "description": "a tiny test checkpoint",
-    }
-    fields.update(kwargs)
-    return WeightsSpec(**fields)
 
 
 @pytest.fixture
 def mirror(
     server: FileServer,
-    registry: dict[str, WeightsSpec],
+    models: dict[str, ModelSpec],
     checkpoint_bytes: bytes,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -111,57 +103,13 @@ def mirror(
     monkeypatch.setenv("LIVEBG_WEIGHTS_URL", server.base_url)
     monkeypatch.delenv("LIVEBG_OFFLINE", raising=False)
     server.files["/mirror/tiny.pth"] = checkpoint_bytes
-    weights.register(make_spec())
+    registry.register(tiny_spec())
     return server
 
 
 def cache_files() -> list[str]:
     folder = weights.cache_dir()
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
-# ---------------------------------------------------------------------------------------------------
-# Registry
-
-
-def test_builtin_rvm_specs_point_at_the_official_release() -> None:
-    mbv3, r50 = weights.get_spec("rvm-mobilenetv3"), weights.get_spec("rvm-resnet50")
-    assert mbv3.url == f"{RVM_RELEASE}/rvm_mobilenetv3.pth"
-    assert r50.url == f"{RVM_RELEASE}/rvm_resnet50.pth"
-    for spec in (mbv3, r50):
-        assert spec.url.endswith("/" + spec.filename)
-        assert "GPL-3.0" in spec.licence
-    assert weights.DEFAULT_MODEL == "rvm-mobilenetv3"
-    assert [s.name for s in weights.model_specs()][:2] == ["rvm-mobilenetv3", "rvm-resnet50"]
-
-
-def test_registering_a_name_twice_is_an_error(registry: dict[str, WeightsSpec]) -> None:
-    spec = weights.register(make_spec())
-    assert weights.get_spec("tiny") is spec
-    with pytest.raises(ValueError, match="already registered"):
-        weights.register(make_spec(description="another"))
-    with pytest.raises(ValueError, match="already registered"):
-        weights.register(make_spec(name="rvm-mobilenetv3"))
-    assert weights.get_spec("tiny") is spec
-
-
-def test_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(UsageError, match=r"'nope'.*rvm-mobilenetv3, rvm-resnet50"):
-        weights.get_spec("nope")
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"filename": "../evil.pth"}, "plain file name"),
-        ({"filename": "sub/x.pth"}, "plain file name"),
-        ({"sha256": "ABC"}, "64 lowercase hex"),
-        ({"size": 0}, "positive"),
-    ],
-)
-def test_bad_specs_are_refused(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        make_spec(**kwargs)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -180,11 +128,14 @@ def test_cache_dir_comes_from_the_environment_or_the_user_cache(
 
 
 def test_mirror_url_replaces_the_official_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = weights.get_spec("rvm-resnet50")
+    spec = registry.get("rvm-resnet50").weights
+    torchvision = registry.get("lraspp-mobilenetv3").weights
     monkeypatch.delenv("LIVEBG_WEIGHTS_URL", raising=False)
     assert weights.weights_url(spec) == spec.url
+    assert weights.weights_url(torchvision) == f"https://download.pytorch.org/models/{LRASPP}"
     monkeypatch.setenv("LIVEBG_WEIGHTS_URL", "https://mirror.example.com/livebg/")
     assert weights.weights_url(spec) == "https://mirror.example.com/livebg/rvm_resnet50.pth"
+    assert weights.weights_url(torchvision) == f"https://mirror.example.com/livebg/{LRASPP}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -215,19 +166,19 @@ def test_download_shows_a_byte_progress_bar(
 
 
 def test_published_checksum_and_size_are_accepted(
-    mirror: FileServer, registry: dict[str, WeightsSpec], checkpoint_bytes: bytes
+    mirror: FileServer, models: dict[str, ModelSpec], checkpoint_bytes: bytes
 ) -> None:
-    registry["tiny"] = make_spec(
+    models["tiny"] = tiny_spec(
         sha256=hashlib.sha256(checkpoint_bytes).hexdigest(), size=len(checkpoint_bytes)
     )
     assert weights.resolve_weights("tiny", progress=False).read_bytes() == checkpoint_bytes
 
 
 def test_checksum_mismatch_leaves_nothing_in_the_cache(
-    mirror: FileServer, registry: dict[str, WeightsSpec]
+    mirror: FileServer, models: dict[str, ModelSpec]
 ) -> None:
     wrong = hashlib.sha256(b"something else").hexdigest()
-    registry["tiny"] = make_spec(sha256=wrong)
+    models["tiny"] = tiny_spec(sha256=wrong)
     with pytest.raises(WeightsError, match=f"expected {wrong}") as info:
         weights.resolve_weights("tiny", progress=False)
     assert str(weights.cache_dir() / "tiny.pth") in str(info.value)
@@ -235,9 +186,9 @@ def test_checksum_mismatch_leaves_nothing_in_the_cache(
 
 
 def test_size_mismatch_leaves_nothing_in_the_cache(
-    mirror: FileServer, registry: dict[str, WeightsSpec], checkpoint_bytes: bytes
+    mirror: FileServer, models: dict[str, ModelSpec], checkpoint_bytes: bytes
 ) -> None:
-    registry["tiny"] = make_spec(size=len(checkpoint_bytes) + 1)
+    models["tiny"] = tiny_spec(size=len(checkpoint_bytes) + 1)
     with pytest.raises(WeightsError, match=f"expected {len(checkpoint_bytes) + 1}"):
         weights.resolve_weights("tiny", progress=False)
     assert cache_files() == []
@@ -332,9 +283,9 @@ def test_offline_makes_no_request(mirror: FileServer, monkeypatch: pytest.Monkey
 
 
 def test_damaged_cached_file_is_reported_not_used_or_deleted(
-    mirror: FileServer, registry: dict[str, WeightsSpec], checkpoint_bytes: bytes
+    mirror: FileServer, models: dict[str, ModelSpec], checkpoint_bytes: bytes
 ) -> None:
-    registry["tiny"] = make_spec(sha256=hashlib.sha256(checkpoint_bytes).hexdigest())
+    models["tiny"] = tiny_spec(sha256=hashlib.sha256(checkpoint_bytes).hexdigest())
     target = weights.cache_dir() / "tiny.pth"
     target.parent.mkdir(parents=True)
     target.write_bytes(checkpoint_bytes[:-1] + b"!")
@@ -366,6 +317,75 @@ def test_missing_weights_path_is_input_not_found(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# torchvision's weights: the same cache, download, messages and checks
+
+
+@pytest.fixture
+def lraspp_bytes(tmp_path: Path) -> bytes:
+    """A state dict in the official LR-ASPP layout, with random weights."""
+    from livebg.models.segmentation import build_segmentation
+
+    torch.manual_seed(0)
+    buffer = io.BytesIO()
+    torch.save(build_segmentation("lraspp_mobilenet_v3_large").state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def test_segmentation_weights_come_through_the_mirror_into_the_cache(
+    mirror: FileServer,
+    models: dict[str, ModelSpec],
+    lraspp_bytes: bytes,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from livebg.matting.factory import create_session
+
+    # The real spec, with the checksum prefix of the test's file in place of torchvision's.
+    real = models["lraspp-mobilenetv3"]
+    prefix = hashlib.sha256(lraspp_bytes).hexdigest()[:8]
+    models["lraspp-mobilenetv3"] = dataclasses.replace(
+        real, weights=dataclasses.replace(real.weights, sha256=prefix)
+    )
+    mirror.files[f"/mirror/{LRASPP}"] = lraspp_bytes
+
+    session = create_session(ModelConfig(name="lraspp-mobilenetv3", device="cpu"))
+    assert session(torch.rand(1, 3, 32, 48)).alpha.shape == (1, 1, 32, 48)
+    assert mirror.requests == [f"/mirror/{LRASPP}"]
+    assert cache_files() == [LRASPP]
+    assert (weights.cache_dir() / LRASPP).read_bytes() == lraspp_bytes
+    assert f"{LRASPP}: 100%" in capsys.readouterr().err  # the same progress bar as RVM's
+    torch_home = tmp_path_factory.getbasetemp() / "torch-home"
+    assert not torch_home.exists() or not any(torch_home.rglob("*.pth"))  # nothing in torch hub's cache
+
+    # Cached: no request, also offline.
+    create_session(ModelConfig(name="lraspp-mobilenetv3", device="cpu", offline=True))
+    assert len(mirror.requests) == 1
+
+
+def test_segmentation_weights_with_another_checksum_are_discarded(
+    mirror: FileServer, lraspp_bytes: bytes
+) -> None:
+    mirror.files[f"/mirror/{LRASPP}"] = lraspp_bytes  # random weights: not torchvision's d234d4ea...
+    with pytest.raises(WeightsError, match="does not match its published checksum") as info:
+        weights.resolve_weights("lraspp-mobilenetv3", progress=False)
+    message = str(info.value)
+    assert "expected d234d4ea..." in message and f"{mirror.base_url}/{LRASPP}" in message
+    assert str(weights.cache_dir() / LRASPP) in message
+    assert cache_files() == []
+
+
+def test_a_cached_segmentation_file_with_another_checksum_is_reported(mirror: FileServer) -> None:
+    target = weights.cache_dir() / LRASPP
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"half a download")
+    with pytest.raises(WeightsError, match=r"damaged or another version.*expected d234d4ea\.\.\.") as info:
+        weights.resolve_weights("lraspp-mobilenetv3", progress=False)
+    assert str(target) in str(info.value) and "delete it" in str(info.value)
+    assert target.read_bytes() == b"half a download"
+    assert mirror.requests == []
+
+
+# ---------------------------------------------------------------------------------------------------
 # livebg models
 
 
@@ -381,6 +401,10 @@ def test_models_lists_every_model_and_its_cache_state(
     assert "not downloaded (livebg models --download lraspp-mobilenetv3)" in out
     assert "tiny: a tiny test checkpoint" in out
     assert f"weights cache: {weights.cache_dir()}" in out
+    # One format for every model: what it is, its weights, licence and runtimes.
+    assert out.count("  weights: ") == out.count("  licence: ") == out.count("  runtimes: ") == 6
+    assert out.count("BSD-3-Clause (torchvision") == 3
+    assert out.count("runtimes: torch (fp32, fp16), onnxruntime (fp32), openvino (fp32, bf16)") == 2
 
     weights.resolve_weights("tiny", progress=False)
     assert main(["models"]) == 0
@@ -390,26 +414,23 @@ def test_models_lists_every_model_and_its_cache_state(
 
 def test_models_download_fetches_ahead_of_time(
     mirror: FileServer,
-    registry: dict[str, WeightsSpec],
+    models: dict[str, ModelSpec],
     checkpoint_bytes: bytes,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    registry.clear()
-    weights.register(make_spec())
-    weights.register(make_spec(name="tiny2", filename="tiny2.pth"))
+    models.clear()
+    registry.register(tiny_spec())
+    registry.register(tiny_spec(name="tiny2", filename="tiny2.pth"))
+    registry.register(tiny_spec(name="tiny-seg", filename="tiny-seg.pth", kind="segmentation"))
     mirror.files["/mirror/tiny2.pth"] = checkpoint_bytes
+    mirror.files["/mirror/tiny-seg.pth"] = checkpoint_bytes
 
     assert main(["models", "--download", "tiny", "--no-progress"]) == 0
     assert capsys.readouterr().out == f"tiny: {weights.cache_dir() / 'tiny.pth'}\n"
-    from livebg.matting import segmentation
-
-    fetched: list[str] = []
-    monkeypatch.setattr(segmentation, "fetch_weights", lambda name: fetched.append(name) or Path(name))
     assert main(["models", "--download", "all", "--no-progress"]) == 0
-    assert cache_files() == ["tiny.pth", "tiny2.pth"]
-    assert mirror.requests == ["/mirror/tiny.pth", "/mirror/tiny2.pth"]  # tiny was cached already
-    assert fetched == list(segmentation.SEGMENTATION_MODELS)  # torchvision's go through torch hub
+    assert cache_files() == ["tiny-seg.pth", "tiny.pth", "tiny2.pth"]
+    # tiny was cached already; the segmentation model comes the same way.
+    assert mirror.requests == ["/mirror/tiny.pth", "/mirror/tiny2.pth", "/mirror/tiny-seg.pth"]
 
 
 def test_models_download_refuses_unknown_names(

@@ -1,37 +1,20 @@
-"""Builds the session for a :class:`ModelConfig`; the only place that knows the model kinds."""
+"""Builds the session for a :class:`ModelConfig`: the registry says what kind of model the name is,
+:func:`~livebg.matting.backend.resolve` how it runs, and this module loads it into the matching session."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from livebg.config import MODEL_NAMES, REFINERS, ModelConfig
-from livebg.device import default_dtype, select_device
+from livebg import weights
+from livebg.config import REFINERS, ModelConfig
+from livebg.device import select_device
 from livebg.errors import UsageError, WeightsError
-from livebg.matting.backend import choose_backend, create_exported_session
+from livebg.matting import registry
+from livebg.matting.backend import Runtime, resolve
 from livebg.matting.rvm_session import RVMSession
 from livebg.matting.segmentation import create_segmentation_session
 from livebg.matting.session import MattingSession
 from livebg.models.rvm import MattingNetwork, Refiner, detect_refiner, detect_variant
-from livebg.models.segmentation import SEGMENTATION_MODELS
-from livebg.weights import read_state_dict
-
-RVM_VARIANTS = {"rvm-mobilenetv3": "mobilenetv3", "rvm-resnet50": "resnet50"}
-
-
-def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "auto":
-        return default_dtype(device)
-    if precision == "fp16":
-        return torch.float16
-    if precision == "fp32":
-        return torch.float32
-    if precision == "bf16":
-        raise UsageError(
-            "--precision bf16 is offered by --backend openvino on the CPU; use fp32 or fp16 here"
-        )
-    raise UsageError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
 
 
 def load_rvm(name: str, checkpoint: Path, refiner: str | None = None) -> MattingNetwork:
@@ -40,8 +23,8 @@ def load_rvm(name: str, checkpoint: Path, refiner: str | None = None) -> Matting
     The refiner is detected from the checkpoint unless given; a checkpoint of another layout is a
     :class:`WeightsError` naming the file.
     """
-    variant = RVM_VARIANTS[name]
-    state_dict = read_state_dict(
+    variant = registry.get(name, kind="rvm").architecture
+    state_dict = weights.read_state_dict(
         checkpoint,
         f"weights file {checkpoint}",
         f"pass a PyTorch checkpoint of {name} with --weights, or delete it to download it again",
@@ -74,25 +57,26 @@ def load_rvm(name: str, checkpoint: Path, refiner: str | None = None) -> Matting
 
 
 def create_session(config: ModelConfig) -> MattingSession:
-    """A fresh session for one stream, with the model loaded on the chosen device."""
-    if config.name in SEGMENTATION_MODELS:
-        device = select_device(config.device)
-        return create_segmentation_session(config, device, resolve_dtype(config.precision, device))
-    from livebg import weights
-
+    """A fresh session for one stream, with the model loaded on the chosen device (further streams of
+    the same model: :meth:`MattingSession.fork`)."""
+    spec = registry.get(config.name)
     device = select_device(config.device)
-    if config.name in RVM_VARIANTS:
-        backend = choose_backend(config.backend, device)  # before loading: a missing runtime fails fast
-        checkpoint = weights.resolve_weights(config.name, config.weights, offline=config.offline)
-        model = load_rvm(config.name, checkpoint, config.refiner)
-        if backend != "torch":
-            return create_exported_session(
-                backend,
-                model,
-                downsample_ratio=config.downsample_ratio,
-                precision=config.precision,
-                name=config.name,
-            )
-        dtype = resolve_dtype(config.precision, device)
-        return RVMSession(model, device, dtype, config.downsample_ratio, name=config.name)
-    raise UsageError(f"unknown model {config.name!r}; use one of {', '.join(MODEL_NAMES)}")
+    runtime = resolve(config, device)  # before loading: a bad combination or a missing runtime fails fast
+    if spec.kind == "segmentation":
+        return create_segmentation_session(config, device, runtime.dtype)
+    checkpoint = weights.resolve_weights(config.name, config.weights, offline=config.offline)
+    model = load_rvm(config.name, checkpoint, config.refiner)
+    if runtime.backend == "torch":
+        return RVMSession(model, device, runtime.dtype, config.downsample_ratio, name=config.name)
+    return _exported_session(runtime, model, config)
+
+
+def _exported_session(runtime: Runtime, model: MattingNetwork, config: ModelConfig) -> MattingSession:
+    # Imported here: each imports its optional runtime package.
+    if runtime.backend == "onnxruntime":
+        from livebg.matting.exported.onnxruntime import OnnxSession
+
+        return OnnxSession(model, config.downsample_ratio, config.name)
+    from livebg.matting.exported.openvino import OpenVinoSession
+
+    return OpenVinoSession(model, config.downsample_ratio, config.name, precision=runtime.precision)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from livebg.matting.session import Matte, auto_downsample_ratio
+from livebg.matting.session import DownsampleRatio, Matte
 from livebg.models.rvm import MattingNetwork, State
 
 _EMPTY: State = (None, None, None, None)
 
 
-class RVMSession:
-    """Runs :class:`MattingNetwork` eagerly on one stream. See :class:`MattingSession`."""
+class RVMSession(DownsampleRatio):
+    """Runs :class:`MattingNetwork` eagerly on one stream. See :class:`MattingSession`.
+
+    The network holds no state of its own (the recurrent state is passed in and out), so forks share it.
+    """
 
     backend = "torch"
 
@@ -29,17 +32,21 @@ class RVMSession:
         self.model = model.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
         self.device = device
         self.dtype = dtype
-        self.downsample_ratio = downsample_ratio
+        self.set_downsample_ratio(downsample_ratio)
         self.name = name
         self._state: State = _EMPTY
         self._key: tuple[int, int, float] | None = None
 
-    def current_ratio(self, height: int, width: int) -> float:
-        return self.downsample_ratio or auto_downsample_ratio(height, width)
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        """Nothing to compile ahead: PyTorch runs eagerly."""
 
     def reset(self) -> None:
         self._state = _EMPTY
         self._key = None
+
+    def fork(self) -> RVMSession:
+        """A session for another stream on the same network, with its own recurrent state."""
+        return RVMSession(self.model, self.device, self.dtype, self.downsample_ratio, self.name)
 
     @torch.inference_mode()
     def __call__(self, src: Tensor) -> Matte:
@@ -52,7 +59,3 @@ class RVMSession:
             self._key = key
         fgr, pha, self._state = self.model(src, self._state, ratio, sequence=True)
         return Matte(alpha=pha, foreground=fgr)
-
-    def fork(self) -> RVMSession:
-        """A session for another stream on the same network, with its own recurrent state."""
-        return RVMSession(self.model, self.device, self.dtype, self.downsample_ratio, self.name)

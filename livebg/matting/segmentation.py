@@ -5,17 +5,14 @@ Per-frame segmentation flickers and has edges as coarse as the network's output 
 smooths the mask over time (:class:`~livebg.matting.temporal.TemporalSmoother`) and snaps its edges to
 the full-resolution frame with a fast guided filter; each has a switch in :class:`ModelConfig`.
 
-The official weights come through torchvision's weights API into torch hub's cache
-(``torch.hub.get_dir()/checkpoints``), so they are shared with any other program that uses torchvision.
+The official weights are torchvision's files, downloaded like RVM's into livebg's weights cache
+(:mod:`livebg.weights`).
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from torch import Tensor, nn
@@ -23,18 +20,12 @@ from torch.nn import functional as F
 
 from livebg import weights as weights_module
 from livebg.config import ModelConfig
-from livebg.errors import InputNotFoundError, UsageError, WeightsError
-from livebg.matting.session import Matte, auto_downsample_ratio
+from livebg.errors import UsageError, WeightsError
+from livebg.matting import registry
+from livebg.matting.session import DownsampleRatio, Matte
 from livebg.matting.temporal import TemporalSmoother
 from livebg.models.filters import fast_guided_filter
-from livebg.models.segmentation import (
-    SEGMENTATION_MODELS,
-    VOC_CLASSES,
-    SegmentationNetwork,
-    build_segmentation,
-)
-
-log = logging.getLogger(__name__)
+from livebg.models.segmentation import VOC_CLASSES, SegmentationNetwork, build_segmentation
 
 # Guided filter: the radius in pixels of the network's input, tied to the networks' output grid (stride
 # 8) rather than to the picture, so it scales with the frame through the downsample ratio; the
@@ -43,12 +34,6 @@ log = logging.getLogger(__name__)
 # while the whole-image error stays the same; wider windows or a smaller eps pull background texture in.
 _GUIDE_RADIUS = 4
 _GUIDE_EPS = 1e-3
-
-
-def cached_weights_path(name: str) -> Path:
-    """Where torch hub keeps (or would keep) the official weights of segmentation model ``name``."""
-    url = SEGMENTATION_MODELS[name].weights.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
 
 
 def class_indices(names: Sequence[str]) -> tuple[int, ...]:
@@ -66,70 +51,41 @@ def class_indices(names: Sequence[str]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(indices))
 
 
-def fetch_weights(name: str, offline: bool = False) -> Path:
-    """The official checkpoint of segmentation model ``name`` in torch hub's cache, downloaded there
-    through torchvision's weights API (hash checked) unless it is cached already or downloads are off.
-    Raises :class:`WeightsError` with the URL and the path to put the file at."""
-    _check_name(name)
-    cached = cached_weights_path(name)
-    if cached.is_file():  # checked first so that a cached model never touches the network
-        return cached
-    weights = SEGMENTATION_MODELS[name].weights
-    if offline or weights_module.offline_forced():
-        raise WeightsError(
-            f"the {name} weights are not in torch hub's cache and downloads are off (--offline or "
-            f"LIVEBG_OFFLINE); download {weights.url} to {cached}, or pass --weights PATH"
-        )
-    log.info("downloading the %s weights from %s to %s", name, weights.url, cached)
-    try:
-        weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
-    except Exception as exc:  # urllib, torch.hub's hash check and torch.load raise many kinds
-        raise WeightsError(
-            f"cannot download the {name} weights from {weights.url} ({type(exc).__name__}: {exc}); "
-            f"download that file to {cached} yourself, or pass --weights PATH"
-        ) from exc
-    return cached
-
-
 def load_segmentation(name: str, weights: Path | None = None, offline: bool = False) -> SegmentationNetwork:
-    """The network ``name`` with ``weights`` (a state dict file) or else the official checkpoint
-    (:func:`fetch_weights`), loaded strictly. Raises :class:`WeightsError`."""
-    _check_name(name)
+    """The network ``name`` with ``weights`` (a state dict file) or else the official checkpoint from
+    the weights cache (downloaded there unless ``offline``), loaded strictly. Raises
+    :class:`WeightsError`, or :class:`~livebg.errors.InputNotFoundError` for a missing ``weights``."""
+    spec = registry.get(name, kind="segmentation")
+    path = weights_module.resolve_weights(name, weights, offline=offline)
     if weights is not None:
-        return _network_from_file(name, Path(weights), f"pass a {name} state dict with --weights")
-    cached = fetch_weights(name, offline)
-    return _network_from_file(name, cached, "delete it to download it again, or pass --weights PATH")
+        return _network_from_file(spec, path, f"pass a {name} state dict with --weights")
+    return _network_from_file(spec, path, "delete it to download it again, or pass --weights PATH")
 
 
-def _check_name(name: str) -> None:
-    if name not in SEGMENTATION_MODELS:
-        raise UsageError(f"unknown segmentation model {name!r}; use one of {', '.join(SEGMENTATION_MODELS)}")
-
-
-def _network_from_file(name: str, path: Path, remedy: str) -> SegmentationNetwork:
-    if not path.is_file():
-        raise InputNotFoundError(f"weights file {path} does not exist; {remedy}")
+def _network_from_file(spec: registry.ModelSpec, path: Path, remedy: str) -> SegmentationNetwork:
     state_dict = weights_module.read_state_dict(path, f"weights file {path}", remedy)
     # The official FCN and DeepLabV3 checkpoints carry the training-only auxiliary head; a fine-tuned
     # one may not. Building to match keeps the load strict either way.
     aux = any(k.startswith("aux_classifier.") for k in state_dict)
-    net = build_segmentation(name, aux_loss=aux and SEGMENTATION_MODELS[name].has_aux)
+    net = build_segmentation(spec.architecture, aux_loss=aux and spec.aux_classifier)
     try:
         net.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:
         raise WeightsError(
-            f"weights file {path} does not match the {name} layout ({str(exc).splitlines()[0]}); {remedy}"
+            f"weights file {path} does not match the {spec.name} layout ({str(exc).splitlines()[0]}); "
+            f"{remedy}"
         ) from exc
     return SegmentationNetwork(net).eval()
 
 
-class SegmentationSession:
+class SegmentationSession(DownsampleRatio):
     """Runs a segmentation network on one stream. See :class:`MattingSession`.
 
     ``network`` maps RGB ``(B, 3, h, w)`` in [0, 1] to VOC logits ``(B, 21, h, w)`` (a
     :class:`SegmentationNetwork`). The alpha is the summed probability of ``keep_classes``;
     ``foreground`` is always ``None``.
-    ``target_size``: the longer side (pixels) the network sees when ``downsample_ratio`` is ``None``.
+    ``input_size``: the longer side (pixels) the network sees when ``downsample_ratio`` is ``None``.
+    Forks share the network, which holds no state; each has its own smoothing.
     """
 
     backend = "torch"
@@ -144,27 +100,40 @@ class SegmentationSession:
         keep_classes: Sequence[str] = ("person",),
         smoothing: bool = True,
         refine_edges: bool = True,
-        target_size: int = 520,
+        input_size: int = 520,
     ) -> None:
         self.classes = class_indices(keep_classes)
         # Channels-last suits oneDNN's and cuDNN's convolutions; frames from to_tensor() already have it.
         self.network = network.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
         self.device = device
         self.dtype = dtype
-        self.downsample_ratio = downsample_ratio
+        self.set_downsample_ratio(downsample_ratio)
         self.name = name
         self.refine_edges = refine_edges
-        self.target_size = target_size
+        self.input_size = input_size
         self.smoother = TemporalSmoother() if smoothing else None
         self._size: tuple[int, int] | None = None
 
-    def current_ratio(self, height: int, width: int) -> float:
-        return self.downsample_ratio or auto_downsample_ratio(height, width, self.target_size)
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        """Nothing to compile ahead: PyTorch runs eagerly."""
 
     def reset(self) -> None:
         if self.smoother is not None:
             self.smoother.reset()
         self._size = None
+
+    def fork(self) -> SegmentationSession:
+        return SegmentationSession(
+            self.network,
+            self.device,
+            self.dtype,
+            self.downsample_ratio,
+            self.name,
+            keep_classes=[VOC_CLASSES[i] for i in self.classes],
+            smoothing=self.smoother is not None,
+            refine_edges=self.refine_edges,
+            input_size=self.input_size,
+        )
 
     @torch.inference_mode()
     def __call__(self, src: Tensor) -> Matte:
@@ -198,12 +167,9 @@ class SegmentationSession:
 def create_segmentation_session(
     config: ModelConfig, device: torch.device, dtype: torch.dtype
 ) -> SegmentationSession:
-    """A :class:`SegmentationSession` for ``config`` (a segmentation model name) on ``device``."""
-    if config.backend not in ("auto", "torch"):
-        raise UsageError(
-            f"--backend {config.backend} runs the RVM models only; "
-            f"{config.name} runs with --backend torch or auto"
-        )
+    """A :class:`SegmentationSession` for ``config`` (a segmentation model name) on ``device``, with
+    tensors of ``dtype`` (the runtime and precision are checked by the caller,
+    :func:`livebg.matting.backend.resolve`)."""
     classes = class_indices(config.keep_classes)  # a bad class name fails before any download
     network = load_segmentation(config.name, config.weights, offline=config.offline)
     return SegmentationSession(
@@ -215,5 +181,5 @@ def create_segmentation_session(
         keep_classes=[VOC_CLASSES[i] for i in classes],
         smoothing=config.smoothing,
         refine_edges=config.refine_edges,
-        target_size=SEGMENTATION_MODELS[config.name].target_size,
+        input_size=registry.get(config.name).input_size,
     )

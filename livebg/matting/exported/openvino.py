@@ -1,17 +1,16 @@
-"""RVM run with OpenVINO on the CPU, in f32 or with its decoder in bf16."""
+"""RVM run with OpenVINO on the CPU, in f32 or with its decoder in bf16 (the ``openvino`` extra)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import openvino as ov
 
 from livebg.errors import UsageError
-from livebg.matting.export import PARTS, ExportedGraph, GraphShapes
-from livebg.matting.onnx_session import ExportedGraphSession, GraphRunner, PingPongRunner
+from livebg.matting.exported.export import PARTS, ExportedGraph, GraphShapes
+from livebg.matting.exported.graph import ExportedGraphSession, GraphRunner, PingPongRunner
 from livebg.models.rvm import MattingNetwork
-
-PRECISIONS = ("fp32", "bf16")
 
 
 class OpenVinoSession(ExportedGraphSession):
@@ -25,20 +24,20 @@ class OpenVinoSession(ExportedGraphSession):
     40 → 24 ms, the alpha within 3/255 of f32). It needs a CPU with bf16 instructions.
 
     The state stays in two sets of tensors given to the infer request; each frame reads one and writes
-    the other, and they swap.
+    the other, and they swap. Forks share the compiled models, each with its own infer requests.
+    Which precisions are offered is the registry's business (:mod:`livebg.matting.registry`); anything
+    but ``"bf16"`` runs in f32.
     """
 
     backend = "openvino"
 
     def __init__(self, model: MattingNetwork, *args: Any, precision: str = "fp32", **kwargs: Any) -> None:
-        super().__init__(model, *args, **kwargs)
-        if precision not in PRECISIONS:
-            raise UsageError(f"--precision {precision} is not offered by OpenVINO; use fp32 or bf16")
-        self._core = self._runtime.Core()
+        self._core = ov.Core()
         if precision == "bf16" and "BF16" not in self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
             raise UsageError("this CPU has no bf16 instructions; use --precision fp32")
         self.precision = precision
-        self.split = precision == "bf16"
+        self.split = precision == "bf16"  # before the graphs are shared: it decides how they are exported
+        super().__init__(model, *args, **kwargs)
 
     def _compile_one(self, path: Any, shapes: dict[str, tuple[int, ...]], precision: str) -> Any:
         """The graph at ``path`` with its inputs fixed to ``shapes`` (by name; the shapes of its outputs
@@ -59,17 +58,22 @@ class OpenVinoSession(ExportedGraphSession):
             },
         )
 
-    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> GraphRunner:
+    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> Any:
+        """One compiled model, or with ``split`` one per part of :data:`~.export.PARTS` (a dict)."""
         known = shapes.inputs()
         if not self.split:
-            return _OpenVinoRunner(self._runtime, self._compile_one(graph.path, known, "f32"), shapes)
+            return self._compile_one(graph.path, known, "f32")
         precisions = {"encoder": "f32", "decoder": "bf16", "head": "f32"}
         # In order, so each part's inputs are known from the parts before it.
-        compiled = {
+        return {
             part: self._compile_one(path, known, precisions[part])
             for part, path in zip(PARTS, graph.paths, strict=True)
         }
-        return _OpenVinoPartsRunner(self._runtime, compiled, shapes)
+
+    def _new_runner(self, compiled: Any, shapes: GraphShapes) -> GraphRunner:
+        if self.split:
+            return _OpenVinoPartsRunner(compiled, shapes)
+        return _OpenVinoRunner(compiled, shapes)
 
 
 def _run(request: Any) -> None:
@@ -78,9 +82,13 @@ def _run(request: Any) -> None:
     request.wait()
 
 
+def _share(array: np.ndarray) -> ov.Tensor:
+    return ov.Tensor(array, shared_memory=True)
+
+
 class _OpenVinoRunner(PingPongRunner):
-    def __init__(self, ov: Any, compiled: Any, shapes: GraphShapes) -> None:
-        super().__init__(shapes, lambda array: ov.Tensor(array, shared_memory=True))
+    def __init__(self, compiled: Any, shapes: GraphShapes) -> None:
+        super().__init__(shapes, _share)
         self._request = compiled.create_infer_request()
 
     def _infer(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
@@ -98,8 +106,8 @@ class _OpenVinoPartsRunner(PingPongRunner):
     (features, hidden features) lives in arrays bound once to both sides; the frame is bound to each
     part that reads it."""
 
-    def __init__(self, ov: Any, compiled: dict[str, Any], shapes: GraphShapes) -> None:
-        super().__init__(shapes, lambda array: ov.Tensor(array, shared_memory=True))
+    def __init__(self, compiled: dict[str, Any], shapes: GraphShapes) -> None:
+        super().__init__(shapes, _share)
         self._requests = {part: model.create_infer_request() for part, model in compiled.items()}
         between = {name: compiled["encoder"].output(name) for name in PARTS["encoder"][1]}
         between["hid"] = compiled["decoder"].output("hid")

@@ -5,9 +5,9 @@ and the recurrent states ``r1i..r4i``; it outputs the refiner's low-resolution l
 ``b`` (``(1, 4, h, w)`` each, see :meth:`MattingNetwork.coefficients`) and the next states
 ``r1o..r4o``. Height and width are free, so one file serves every frame size and downsample ratio: a
 runtime fixes the shapes when it compiles (:class:`GraphShapes`). The downsampling before the graph
-and the full-resolution step after it (an upsampling with no weights,
-:mod:`livebg.matting.upsampling`) are left to the caller. The states live at 1/2, 1/4, 1/8 and 1/16 of
-the downsampled frame; zeros start a stream (the network treats zero and missing states alike).
+and the full-resolution step after it (an upsampling with no weights, :mod:`.upsampling`) are left to
+the caller. The states live at 1/2, 1/4, 1/8 and 1/16 of the downsampled frame; zeros start a stream
+(the network treats zero and missing states alike).
 
 There are two graphs per checkpoint: ``refined`` (a ratio below 1: the refiner's coefficients) and
 not (ratio 1: no refiner, ``a`` is zero and ``b`` the outputs themselves). They are cached by model
@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from livebg.models.rvm import MattingNetwork, downsample
+from livebg.weights import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +148,6 @@ class _Head(nn.Module):
 def exported_dir() -> Path:
     """Where exported graphs are kept: ``exported/`` in livebg's cache folder (see
     :func:`livebg.weights.cache_root`)."""
-    from livebg.weights import cache_root
-
     return cache_root() / "exported"
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from livebg.matting.upsampling import CoefficientUpsampler
+from livebg.matting.exported.upsampling import CoefficientUpsampler
 from livebg.models.rvm import MattingNetwork
 from livebg.resize import upsample
 

@@ -1,14 +1,17 @@
-"""Sessions that run the exported RVM graph (see :mod:`livebg.matting.export`) on the CPU.
+"""What the sessions that run the exported RVM graph (see :mod:`.export`) on the CPU share.
 
-:class:`ExportedGraphSession` holds what every runtime shares: the checkpoint's graph with a free
-frame size, exported once and cached on disk, compiled for each frame size and ratio (a fraction of a
+:class:`ExportedGraphSession` holds what every runtime needs: the checkpoint's graph with a free frame
+size, exported once and cached on disk, compiled for each frame size and ratio (a fraction of a
 second), compiled graphs kept in a small LRU so live mode can switch ratios back and forth without
-waiting, and torch tensors in and out without copies. :class:`OnnxSession` runs the
-graphs with ONNX Runtime; ``OpenVinoSession`` (in its own module) with OpenVINO.
+waiting, and torch tensors in and out without copies. Forks share the exported and compiled graphs
+(:class:`SharedGraphs`); each has its own runners, which hold a stream's recurrent state in the
+runtime's buffers (:class:`PingPongRunner`). The runtimes themselves are in :mod:`.onnxruntime` and
+:mod:`.openvino`.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -22,8 +25,7 @@ import torch
 from torch import Tensor
 
 from livebg.errors import InputError
-from livebg.matting.backend import import_runtime
-from livebg.matting.export import (
+from livebg.matting.exported.export import (
     STATE_INPUTS,
     STATE_OUTPUTS,
     ExportedGraph,
@@ -32,13 +34,15 @@ from livebg.matting.export import (
     graph_shapes,
     model_fingerprint,
 )
-from livebg.matting.session import Matte, auto_downsample_ratio
-from livebg.matting.upsampling import CoefficientUpsampler
+from livebg.matting.exported.upsampling import CoefficientUpsampler
+from livebg.matting.session import DownsampleRatio, Matte
 from livebg.models.rvm import MattingNetwork, downsample
 
 log = logging.getLogger(__name__)
 
 _Key = tuple[int, int, float]
+# A runtime's compiler: the exported graph and the shapes to fix -> its compiled form.
+Compile = Callable[[ExportedGraph, GraphShapes], Any]
 
 
 def cpu_threads() -> int:
@@ -49,7 +53,7 @@ def cpu_threads() -> int:
 
 
 class GraphRunner(Protocol):
-    """One compiled graph with its recurrent state held in the runtime's buffers."""
+    """One compiled graph run for one stream, with its recurrent state in the runtime's buffers."""
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``x``, the downsampled frame, float32 ``(1, 3, h, w)`` RGB in [0, 1] -> the coefficients
@@ -61,15 +65,73 @@ class GraphRunner(Protocol):
         ...
 
 
-class ExportedGraphSession:
+class SharedGraphs:
+    """The network, its exported graphs and the graphs compiled for each frame size and ratio (the
+    last ``cache_size`` used), shared by a session and its forks. Thread-safe.
+
+    ``split``: export the network as the three graphs of :data:`~.export.PARTS`. ``exports`` counts
+    the graphs exported here (cache misses), for tests and logs.
+    """
+
+    def __init__(
+        self, model: MattingNetwork, split: bool, export_folder: Path | None, cache_size: int
+    ) -> None:
+        self.model = model
+        self.split = split
+        self.export_folder = export_folder
+        self.fingerprint = model_fingerprint(model)
+        self.exports = 0
+        self._cache_size = max(1, cache_size)
+        self._graphs: dict[bool, ExportedGraph] = {}  # by refined
+        self._compiled: OrderedDict[_Key, tuple[GraphShapes, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._exporting = threading.Lock()
+
+    def compiled(self, key: _Key, compile: Compile) -> tuple[GraphShapes, Any]:
+        """The shapes and the compiled graph for ``(height, width, ratio)``, compiled with ``compile``
+        (and exported first) on a miss."""
+        with self._lock:
+            hit = self._compiled.get(key)
+            if hit is not None:
+                self._compiled.move_to_end(key)
+                return hit
+        # Exporting (once per checkpoint) and compiling take a while: done outside the lock.
+        shapes = graph_shapes(self.model, *key)
+        compiled = compile(self._graph(shapes.refined), shapes)
+        with self._lock:
+            hit = self._compiled.setdefault(key, (shapes, compiled))
+            self._compiled.move_to_end(key)
+            # Sessions keep their runners (and so the compiled graphs they use) themselves.
+            while len(self._compiled) > self._cache_size:
+                self._compiled.popitem(last=False)
+        return hit
+
+    def _graph(self, refined: bool) -> ExportedGraph:
+        with self._exporting:  # the live loop and prepare()'s thread may both ask first
+            graph = self._graphs.get(refined)
+            if graph is None:
+                graph = export_graph(
+                    self.model,
+                    refined,
+                    split=self.split,
+                    folder=self.export_folder,
+                    fingerprint=self.fingerprint,
+                )
+                self.exports += graph.exported
+                self._graphs[refined] = graph
+        return graph
+
+
+class ExportedGraphSession(DownsampleRatio):
     """A :class:`~livebg.matting.session.MattingSession` on the CPU backed by exported graphs.
 
     Takes and returns float32 CPU tensors; several frames in ``src`` run one after another. Each change of
     frame size or ratio starts the recurrent state afresh, as the PyTorch session does. Up to
     ``cache_size`` compiled graphs (one per size and ratio) are kept. ``threads``: intra-op threads
-    (default: every core this process may use). ``export_folder``: where exported graphs are cached (default:
-    :func:`~livebg.matting.export.exported_dir`). Subclasses name their runtime in ``backend`` (also its
-    package name) and implement :meth:`_compile`.
+    (default: every core this process may use). ``export_folder``: where exported graphs are cached
+    (default: :func:`~.export.exported_dir`). Subclasses name their runtime in ``backend``, set
+    ``split`` before calling this constructor where they run the network as three graphs, and
+    implement :meth:`_compile` and :meth:`_new_runner`.
     """
 
     backend: ClassVar[str] = ""
@@ -86,27 +148,38 @@ class ExportedGraphSession:
         cache_size: int = 6,
         export_folder: Path | None = None,
     ) -> None:
-        self._runtime = import_runtime(self.backend)  # a missing runtime fails here, not on frame 1
-        self.model = model.cpu().float().eval()  # kept to export other sizes and ratios
         self.device = torch.device("cpu")
         self.dtype = torch.float32
-        self.downsample_ratio = downsample_ratio
+        self.set_downsample_ratio(downsample_ratio)
         self.name = name
         self.threads = threads or cpu_threads()
-        self.exports = 0  # graphs exported by this session (cache misses), for tests and logs
-        self._graphs: dict[bool, ExportedGraph] = {}  # by refined
         self._cache_size = max(1, cache_size)
-        self._export_folder = export_folder
-        self._fingerprint = model_fingerprint(self.model)
+        # The model is kept to export other sizes and ratios.
+        self._shared = SharedGraphs(model.cpu().float().eval(), self.split, export_folder, cache_size)
+        self._start_stream()
+
+    @property
+    def model(self) -> MattingNetwork:
+        return self._shared.model
+
+    @property
+    def exports(self) -> int:
+        """Graphs exported for this session and its forks (cache misses)."""
+        return self._shared.exports
+
+    def _start_stream(self) -> None:
+        """The per-stream part: runners (each with its recurrent state), the current one, scratch."""
         self._runners: OrderedDict[_Key, GraphRunner] = OrderedDict()
         self._key: _Key | None = None
         self._upsample = CoefficientUpsampler()
         # prepare() may run in a helper thread while frames go through __call__.
         self._lock = threading.Lock()
-        self._exporting = threading.Lock()
 
-    def current_ratio(self, height: int, width: int) -> float:
-        return self.downsample_ratio or auto_downsample_ratio(height, width)
+    def fork(self) -> ExportedGraphSession:
+        # Same settings and shared graphs (a shallow copy), then a stream of its own.
+        twin = copy.copy(self)
+        twin._start_stream()
+        return twin
 
     def reset(self) -> None:
         with self._lock:
@@ -149,67 +222,25 @@ class ExportedGraphSession:
             if runner is not None:
                 self._runners.move_to_end(key)
                 return runner
-        # Exporting (once per checkpoint) and compiling take a while: done outside the lock.
-        height, width, ratio = key
-        shapes = graph_shapes(self.model, height, width, ratio)
-        graph = self._graph(shapes.refined)
-        runner = self._compile(graph, shapes)
+        shapes, compiled = self._shared.compiled(key, self._compile)
+        runner = self._new_runner(compiled, shapes)
         with self._lock:
             runner = self._runners.setdefault(key, runner)
             self._runners.move_to_end(key)
-            # Drop the least recently used graphs, never the one the stream is running on.
+            # Drop the least recently used runners, never the one the stream is running on.
             for old in [k for k in self._runners if k not in (key, self._key)]:
                 if len(self._runners) <= self._cache_size:
                     break
                 del self._runners[old]
         return runner
 
-    def _graph(self, refined: bool) -> ExportedGraph:
-        with self._exporting:  # the live loop and prepare()'s thread may both ask first
-            graph = self._graphs.get(refined)
-            if graph is None:
-                graph = export_graph(
-                    self.model,
-                    refined,
-                    split=self.split,
-                    folder=self._export_folder,
-                    fingerprint=self._fingerprint,
-                )
-                self.exports += graph.exported
-                self._graphs[refined] = graph
-        return graph
-
-    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> GraphRunner:
-        """The runtime's graph compiled for ``shapes``."""
+    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> Any:
+        """The runtime's graph compiled for ``shapes``; shared by forks, so it holds no stream's state."""
         raise NotImplementedError
 
-
-class OnnxSession(ExportedGraphSession):
-    """RVM run with ONNX Runtime's CPU provider in fp32.
-
-    The recurrent state stays in two sets of runtime buffers bound with IOBinding; each frame reads one
-    set and writes the other, and the roles swap (no copies between frames).
-    """
-
-    backend = "onnxruntime"
-
-    def _compile(self, graph: ExportedGraph, shapes: GraphShapes) -> GraphRunner:
-        ort = self._runtime
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # its warnings about unused initialisers mean nothing to a user
-        # Idle workers sleep instead of spinning: on a 2-core machine the capture, decode and compositing
-        # threads need those cycles (measured at 720p: equal speed alone, up to 2x faster under load).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Fix the graph's free sizes (see export._write for their names): planned as a static graph.
-        for name, shape in shapes.inputs().items():
-            options.add_free_dimension_override_by_name(f"{name}_height", shape[2])
-            options.add_free_dimension_override_by_name(f"{name}_width", shape[3])
-        session = ort.InferenceSession(str(graph.path), options, providers=["CPUExecutionProvider"])
-        return _OrtRunner(ort, session, shapes)
+    def _new_runner(self, compiled: Any, shapes: GraphShapes) -> GraphRunner:
+        """A runner of ``compiled`` for this stream, with its own requests and state buffers."""
+        raise NotImplementedError
 
 
 class PingPongRunner:
@@ -250,21 +281,3 @@ class PingPongRunner:
 
     def _infer(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         raise NotImplementedError
-
-
-class _OrtRunner(PingPongRunner):
-    def __init__(self, ort: Any, session: Any, shapes: GraphShapes) -> None:
-        super().__init__(shapes, ort.OrtValue.ortvalue_from_numpy)
-        self._session = session
-        self._binding = session.io_binding()
-
-    def _infer(self, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-        binding = self._binding
-        binding.bind_cpu_input("x", x)
-        binding.bind_ortvalue_output("a", self._wrap(a))
-        binding.bind_ortvalue_output("b", self._wrap(b))
-        for name, value in zip(STATE_INPUTS, self._state_views, strict=True):
-            binding.bind_ortvalue_input(name, value)
-        for name, value in zip(STATE_OUTPUTS, self._next_views, strict=True):
-            binding.bind_ortvalue_output(name, value)
-        self._session.run_with_iobinding(binding)
