@@ -135,4 +135,3 @@ def test_torchvision_specs_are_torchvisions_own_weights(name: str) -> None:
     # The official checkpoint's auxiliary head: the network builds with it exactly when the spec says.
     network = build_segmentation(spec.architecture, aux_loss=spec.aux_classifier)
     assert (getattr(network, "aux_classifier", None) is not None) == spec.aux_classifier
-

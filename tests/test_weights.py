@@ -403,7 +403,7 @@ def test_models_lists_every_model_and_its_cache_state(
     assert f"weights cache: {weights.cache_dir()}" in out
     # One format for every model: what it is, its weights, licence and runtimes.
     assert out.count("  weights: ") == out.count("  licence: ") == out.count("  runtimes: ") == 6
-    assert out.count("BSD-3-Clause (torchvision") == 3
+    assert out.count("licence: torchvision's terms") == 3
     assert out.count("runtimes: torch (fp32, fp16), onnxruntime (fp32), openvino (fp32, bf16)") == 2
 
     weights.resolve_weights("tiny", progress=False)

@@ -133,7 +133,7 @@ _RVM_LICENCE = "GPL-3.0 (weights by the Robust Video Matting authors)"
 # (the recurrent decoder in bf16) is chosen, never automatic.
 _RVM_RUNTIMES = {"torch": ("fp32", "fp16"), "onnxruntime": ("fp32",), "openvino": ("fp32", "bf16")}
 _TORCHVISION = "https://download.pytorch.org/models"
-_TORCHVISION_LICENCE = "BSD-3-Clause (torchvision's pretrained weights, trained on COCO)"
+_TORCHVISION_LICENCE = "torchvision's terms (its code is BSD-3-Clause; the weights may carry COCO's terms)"
 _SEGMENTATION = "torchvision person segmentation (VOC classes)"
 
 

@@ -35,7 +35,7 @@ from livebg.matting.exported.export import (
     model_fingerprint,
 )
 from livebg.matting.exported.upsampling import CoefficientUpsampler
-from livebg.matting.session import DownsampleRatio, Matte
+from livebg.matting.session import DownsampleRatio, Matte, check_ratio
 from livebg.models.rvm import MattingNetwork, downsample
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class ExportedGraphSession(DownsampleRatio):
         """Compile the graph for ``(height, width)`` frames at ``ratio`` (exporting it first if it is not
         cached) ahead of use, so a later switch to it does not stall a live stream. Safe to call from
         another thread."""
-        self._runner((height, width, ratio or self.current_ratio(height, width)))
+        self._runner((height, width, check_ratio(ratio) or self.current_ratio(height, width)))
 
     def __call__(self, src: Tensor) -> Matte:
         if src.dim() != 4 or src.shape[1] != 3:

@@ -19,7 +19,7 @@ class OpenVinoSession(ExportedGraphSession):
     ``precision="fp32"`` runs the whole network in f32, set explicitly: on CPUs with bf16 support
     OpenVINO would otherwise infer in bf16, whose error grows through the recurrent state and the
     refiner's variances until the alpha is wrong by up to 255/255 in places. ``"bf16"`` runs the network
-    as three graphs (:data:`~livebg.matting.export.PARTS`) and only the recurrent decoder, most of the
+    as three graphs (:data:`~.export.PARTS`) and only the recurrent decoder, most of the
     work, in bf16; the encoder and the refiner's statistics stay in f32 (measured at 720p: the decoder
     40 → 24 ms, the alpha within 3/255 of f32). It needs a CPU with bf16 instructions.
 
