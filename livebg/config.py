@@ -44,7 +44,7 @@ class ModelConfig:
     @classmethod
     def create(
         cls,
-        model: str = "rvm-mobilenetv3",
+        model: str = DEFAULT_MODEL,
         *,
         weights: str | Path | None = None,
         keep_classes: Sequence[str] = ("person",),
