@@ -58,9 +58,9 @@ _SIGNATURES: tuple[tuple[int, bytes], ...] = (
 )
 _TS_PACKET = 188  # MPEG-TS: a sync byte 0x47 every 188 bytes
 
-# A clip counts as complete when what was read reaches this close to the promised end (a frame's
-# rounding in the header, or an audio track ending a little earlier than the video).
-_END_TOLERANCE_FRAMES = 2
+# A clip counts as complete when what was read reaches within this many frame intervals of the end
+# the container promises: headers round, and the last frame's duration is sometimes a guess.
+_END_TOLERANCE_FRAMES = 1
 
 
 def is_url(source: str) -> bool:
@@ -119,10 +119,15 @@ _EXIF_ORIENTATIONS = {
 def orientation(frame: av.VideoFrame, stream: av.video.stream.VideoStream, source: str) -> Upright:
     """How ``frame`` (and the frames after it) must be turned to show as a player shows them.
 
-    The display matrix FFmpeg attaches to decoded frames is the authority (phone clips, and stills whose
-    EXIF orientation FFmpeg reads); its flips are read as ffplay reads them. A stream without one may
-    still carry the ``rotate`` tag older tools wrote (clockwise degrees).
+    A still's EXIF orientation tag decides for a still (read with Pillow: FFmpeg before 8 ignores it, and
+    PyAV cannot hand over the matrix FFmpeg 8 makes of it). For video, the display matrix FFmpeg attaches
+    to decoded frames decides, its flips read as ffplay reads them; a stream without one may still carry
+    the ``rotate`` tag older tools wrote (clockwise degrees).
     """
+    if _is_still(stream):
+        exif = _exif_orientation(source)
+        if exif is not None:
+            return exif
     rotation = frame.rotation  # counter-clockwise degrees of the display matrix, 0 without one
     if rotation % 90:
         log.warning("%s asks to be turned %d degrees; only quarter turns are applied", source, rotation)
@@ -130,10 +135,8 @@ def orientation(frame: av.VideoFrame, stream: av.video.stream.VideoStream, sourc
     turns = (-rotation // 90) % 4  # what a player turns clockwise
     try:
         matrix = frame.side_data.get(SideDataType.DISPLAYMATRIX)
-    except ValueError:
-        # PyAV cannot list side data of kinds it does not know (FFmpeg 8 attaches a still's EXIF that
-        # way), so the matrix's flips are out of reach: read the still's orientation tag instead.
-        return _exif_orientation(source) or Upright(turns)
+    except ValueError:  # side data of a kind PyAV does not know hides the matrix's flips
+        return Upright(turns)
     if matrix is None:
         tag = {key.lower(): value for key, value in stream.metadata.items()}.get("rotate", "0")
         try:
@@ -151,12 +154,18 @@ def orientation(frame: av.VideoFrame, stream: av.video.stream.VideoStream, sourc
     return Upright(2 if m[4] < 0 else 0, mirror=bool((m[0] < 0) != (m[4] < 0)))
 
 
+def _is_still(stream: av.video.stream.VideoStream) -> bool:
+    """Whether FFmpeg reads the input as a picture file (its image demuxers)."""
+    name = stream.container.format.name
+    return name == "image2" or name.endswith("_pipe")
+
+
 def _exif_orientation(source: str) -> Upright | None:
-    """The EXIF orientation of a still image file, or None when it has none or is not a still."""
+    """The EXIF orientation of a still image file, or None when it has none or cannot be read."""
     if is_url(source):
         return None
     try:
-        from PIL import Image  # installed with torchvision; only stills with EXIF come here
+        from PIL import Image  # a dependency of torchvision; imported only for stills
 
         with Image.open(source) as image:
             value = image.getexif().get(0x0112)
@@ -278,6 +287,8 @@ class MediaInput:
         if container.format.name == "tty":
             raise InputError(f"{self._name} is not a video (it is text); {self.remedy}")
         if not container.streams.video:
+            if not container.streams and _looks_like_video(self.source):  # cut off inside its header
+                raise InputError(f"{self._name} is damaged or truncated: it holds no readable stream")
             raise InputError(f"{self._name} is not a video (it has no video stream); {self.remedy}")
         self.video = container.streams.video[0]
         self.video.thread_type = "AUTO"  # frame + slice threads in the decoder
