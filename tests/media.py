@@ -125,6 +125,30 @@ def make_clip(
     )
 
 
+MARK_RED, MARK_GREEN = (255, 0, 0), (0, 255, 0)
+
+
+def marked(height: int = 48, width: int = 64, frames: int = 3) -> list[np.ndarray]:
+    """Grey ``uint8 (H, W, 3)`` RGB pictures with a red square at the top left and a green one at the top
+    right (12 px each), to tell which way up a picture came out (:func:`marker_corners`)."""
+    picture = np.full((height, width, 3), 90, np.uint8)
+    picture[:12, :12] = MARK_RED
+    picture[:12, -12:] = MARK_GREEN
+    return [picture] * frames
+
+
+def marker_corners(rgb: np.ndarray) -> tuple[str | None, str | None]:
+    """The corner (``"TL"``, ``"TR"``, ``"BL"``, ``"BR"``) of the red and of the green square of a
+    :func:`marked` picture however it was turned; None for a colour not in exactly one corner."""
+    h, w = rgb.shape[:2]
+    at = {"TL": rgb[5, 5], "TR": rgb[5, w - 6], "BL": rgb[h - 6, 5], "BR": rgb[h - 6, w - 6]}
+    found: list[str | None] = []
+    for colour in (MARK_RED, MARK_GREEN):
+        hits = [name for name, pixel in at.items() if np.abs(pixel.astype(int) - colour).max() < 60]
+        found.append(hits[0] if len(hits) == 1 else None)
+    return found[0], found[1]
+
+
 def write_jpeg(path: Path, rgb: np.ndarray, *, orientation: int | None = None) -> Path:
     """``uint8 (H, W, 3)`` RGB as a JPEG (quality 95) carrying the EXIF ``orientation`` tag (1-8) when
     given, as cameras and phones write it: the pixels stay as stored, a viewer turns them."""

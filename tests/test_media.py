@@ -1,5 +1,5 @@
 """Opening and decoding with PyAV (livebg/sources/media.py), through the file source that uses it:
-every input comes out upright, complete with exact timestamps, or is refused in one sentence."""
+every input comes out complete with exact timestamps, or is refused in one sentence."""
 
 from __future__ import annotations
 
@@ -21,97 +21,12 @@ from livebg.sources.camera import CaptureSettings, open_reader
 from livebg.sources.media import MediaInput, frame_rate
 from livebg.sources.video_file import VideoFileSource
 
-from .media import write_jpeg, write_video
-
-RED, GREEN = (255, 0, 0), (0, 255, 0)
-
-
-def _marked(height: int = 48, width: int = 64, frames: int = 3) -> list[np.ndarray]:
-    """Grey pictures with a red square at the top left and a green one at the top right, as stored."""
-    picture = np.full((height, width, 3), 90, np.uint8)
-    picture[:12, :12] = RED
-    picture[:12, -12:] = GREEN
-    return [picture] * frames
-
-
-def _corners(rgb: np.ndarray) -> tuple[str, str]:
-    """Where the red and the green square are: each must be in exactly one corner."""
-    h, w = rgb.shape[:2]
-    at = {"TL": rgb[5, 5], "TR": rgb[5, w - 6], "BL": rgb[h - 6, 5], "BR": rgb[h - 6, w - 6]}
-    found = []
-    for colour in (RED, GREEN):
-        hits = [name for name, pixel in at.items() if np.abs(pixel.astype(int) - colour).max() < 60]
-        assert len(hits) == 1, (colour, at)
-        found.append(hits[0])
-    return found[0], found[1]
+from .media import marked, marker_corners, write_video
 
 
 def _read(path: Path, **options: bool) -> tuple[VideoFileSource, list[Frame]]:
     with VideoFileSource(path, with_audio=False, **options) as source:
         return source, [item for item in source if isinstance(item, Frame)]
-
-
-# --- orientation ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("rotation", "hflip", "size", "red", "green"),
-    [
-        (0, False, (64, 48), "TL", "TR"),
-        (90, False, (48, 64), "BL", "TL"),  # a player turns it a quarter counter-clockwise
-        (-90, False, (48, 64), "TR", "BR"),  # a phone held upright: a quarter clockwise
-        (180, False, (64, 48), "BR", "BL"),
-        (90, True, (48, 64), "BR", "TR"),  # turned, then mirrored
-    ],
-)
-def test_display_matrix_turns_frames_upright_before_anyone_sees_them(
-    tmp_path: Path, rotation: int, hflip: bool, size: tuple[int, int], red: str, green: str
-) -> None:
-    clip = write_video(tmp_path / "phone.mp4", _marked(), rate=25, rotation=rotation, hflip=hflip)
-    source, frames = _read(clip)
-    assert (source.width, source.height) == size
-    assert len(frames) == 3
-    for frame in frames:
-        assert frame.rgb.shape == (size[1], size[0], 3)
-        assert _corners(frame.rgb) == (red, green)
-    assert [f.time for f in frames] == [0.0, 0.04, 0.08]
-
-
-@pytest.mark.parametrize(
-    ("orientation", "size", "red", "green"),
-    [
-        (1, (64, 48), "TL", "TR"),
-        (3, (64, 48), "BR", "BL"),
-        (6, (48, 64), "TR", "BR"),  # a phone photo taken upright
-        (8, (48, 64), "BL", "TL"),
-        (2, (64, 48), "TR", "TL"),  # mirrored
-        (5, (48, 64), "TL", "BL"),  # mirrored and turned (transposed)
-    ],
-)
-def test_exif_orientation_of_a_still_is_applied(
-    tmp_path: Path, orientation: int, size: tuple[int, int], red: str, green: str
-) -> None:
-    still = write_jpeg(tmp_path / "photo.jpg", _marked(frames=1)[0], orientation=orientation)
-    source, frames = _read(still)
-    assert (source.width, source.height) == size
-    assert len(frames) == 1 and frames[0].rgb.shape == (size[1], size[0], 3)
-    assert _corners(frames[0].rgb) == (red, green)
-
-
-def test_rotate_tag_of_older_tools_is_applied_clockwise(tmp_path: Path) -> None:
-    clip = tmp_path / "tagged.mkv"
-    with av.open(str(clip), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "crf": "0"})
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
-        stream.metadata["rotate"] = "90"
-        for i, picture in enumerate(_marked()):
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    source, frames = _read(clip)
-    assert (source.width, source.height) == (48, 64)
-    assert _corners(frames[0].rgb) == ("TR", "BR")
 
 
 # --- truncated and damaged files ---------------------------------------------------------------------------
@@ -159,7 +74,7 @@ def test_complete_clip_with_index_at_the_front_reads_without_a_word(
 
 
 def test_clip_cut_before_its_index_is_damaged_not_a_non_video(tmp_path: Path) -> None:
-    clip = write_video(tmp_path / "whole.mp4", _marked(frames=20), rate=25)  # index at the end
+    clip = write_video(tmp_path / "whole.mp4", marked(frames=20), rate=25)  # index at the end
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
     with pytest.raises(InputError, match=r"cut\.mp4 is damaged or truncated") as err:
@@ -260,13 +175,13 @@ def test_odd_sizes_depths_ranges_and_grey_decode_exactly(
 
 def test_variable_frame_rate_with_gaps_keeps_every_timestamp(tmp_path: Path) -> None:
     pts = [0, 1, 2, 30, 31, 80]  # gaps of more than a second, the last frame 2 s after the one before
-    clip = write_video(tmp_path / "vfr.mkv", _marked(frames=6), pts=pts, time_base=Fraction(1, 25))
+    clip = write_video(tmp_path / "vfr.mkv", marked(frames=6), pts=pts, time_base=Fraction(1, 25))
     _, frames = _read(clip)
     assert [f.time for f in frames] == pytest.approx([p / 25 for p in pts])
 
 
 def test_extra_streams_are_skipped_and_the_first_video_stream_is_read(tmp_path: Path) -> None:
-    clip = write_video(tmp_path / "extra.mp4", _marked(frames=5), rate=25, audio=True, extra_streams=True)
+    clip = write_video(tmp_path / "extra.mp4", marked(frames=5), rate=25, audio=True, extra_streams=True)
     with av.open(str(clip)) as container:
         kinds = [s.type for s in container.streams]
     assert kinds == ["subtitle", "data", "video", "video", "audio"]
@@ -275,5 +190,5 @@ def test_extra_streams_are_skipped_and_the_first_video_stream_is_read(tmp_path: 
         copied = {item.stream.type for item in items if not isinstance(item, Frame)}  # while open
     frames = [item for item in items if isinstance(item, Frame)]
     assert (source.width, source.height) == (64, 48)
-    assert len(frames) == 5 and all(_corners(f.rgb) == ("TL", "TR") for f in frames)
+    assert len(frames) == 5 and all(marker_corners(f.rgb) == ("TL", "TR") for f in frames)
     assert copied == {"audio"}

@@ -23,7 +23,7 @@ from livebg.matting.session import Matte
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession
-from .media import make_clip, probe, read_frames, write_jpeg, write_video
+from .media import make_clip, marked, marker_corners, probe, read_frames, write_jpeg, write_video
 
 
 @pytest.fixture()
@@ -309,13 +309,6 @@ def test_image_in_image_out_and_a_clip_into_one_image_is_refused(clip: Path, tmp
 # --- what a player shows, cut-off and odd inputs ----------------------------------------------------------
 
 
-def _phone_pictures(frames: int = 5) -> list[np.ndarray]:
-    """Grey 64x48 pictures (as stored) with a red square at the top left."""
-    picture = np.full((48, 64, 3), 90, np.uint8)
-    picture[:12, :12] = (255, 0, 0)
-    return [picture] * frames
-
-
 class _SeeingSession(DiscSession):
     """Remembers the size of each picture the model is given and its top-right pixel."""
 
@@ -331,17 +324,15 @@ class _SeeingSession(DiscSession):
 
 def test_phone_clip_comes_out_upright_and_the_model_sees_it_upright(tmp_path: Path) -> None:
     """A display matrix of a quarter turn clockwise (a phone held upright): the output is 48x64 with
-    the square at the top right, as a player shows the input, and carries no matrix of its own."""
-    clip = write_video(tmp_path / "phone.mp4", _phone_pictures(), rate=25, rotation=-90, audio=True)
+    the red square at the top right, as a player shows the input, and carries no matrix of its own."""
+    clip = write_video(tmp_path / "phone.mp4", marked(frames=5), rate=25, rotation=-90, audio=True)
     out = tmp_path / "out.mp4"
     assert main(["video", str(clip), "-o", str(out), "--background", "none", "--no-progress"]) == 0
     src, dst = probe(clip), probe(out)
     assert (src.width, src.height, src.rotation) == (64, 48, -90)
     assert (dst.width, dst.height, dst.rotation) == (48, 64, 0)
     assert dst.frames == 5 and dst.times == src.times and dst.audio_packets == src.audio_packets
-    for rgb in read_frames(out):
-        assert rgb[:12, -12:].mean(axis=(0, 1)).round().tolist() == pytest.approx([255, 0, 0], abs=12)
-        assert rgb[:12, :12].mean() == pytest.approx(90, abs=12)
+    assert [marker_corners(rgb) for rgb in read_frames(out)] == [("TR", "BR")] * 5
     session = _SeeingSession()
     process_video(VideoJob(str(clip), tmp_path / "green.mp4", background="green"), session=session)
     assert len(session.seen) == 5
@@ -353,12 +344,12 @@ def test_phone_clip_comes_out_upright_and_the_model_sees_it_upright(tmp_path: Pa
 def test_photo_with_exif_orientation_comes_out_upright(tmp_path: Path) -> None:
     import cv2
 
-    still = write_jpeg(tmp_path / "photo.jpg", _phone_pictures(1)[0], orientation=6)
+    still = write_jpeg(tmp_path / "photo.jpg", marked(frames=1)[0], orientation=6)
     out = tmp_path / "out.png"
     assert main(["video", str(still), "-o", str(out), "--background", "none", "--no-progress"]) == 0
     rgb = cv2.cvtColor(cv2.imread(str(out), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     assert rgb.shape == (64, 48, 3)
-    assert rgb[:12, -12:].mean(axis=(0, 1)) == pytest.approx([255, 0, 0], abs=12)
+    assert marker_corners(rgb) == ("TR", "BR")
 
 
 def test_cut_off_download_is_an_error_and_writes_nothing(

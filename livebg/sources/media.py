@@ -5,8 +5,8 @@ backgrounds (:mod:`livebg.backgrounds`).
 :class:`MediaInput` opens a file, stream or URL and says in one sentence why it cannot be read
 (missing, not a video, damaged or truncated, a FIFO or device). It picks the frame rate one way
 (average, guessed, base, else 30 fps), decodes the first video stream in order with exact timestamps,
-and turns every picture upright the way a player shows it (display matrix, the old ``rotate`` tag,
-EXIF orientation of stills), so that nothing after it sees a picture lying on its side. At the end it
+and turns every picture upright the way a player shows it (:mod:`livebg.sources.orientation`), so
+that nothing after it sees a picture lying on its side. At the end it
 checks that the container delivered what its header promised, so a cut-off download is never
 mistaken for a complete clip.
 """
@@ -24,11 +24,10 @@ from pathlib import Path
 
 import av
 import av.error
-import cv2
 import numpy as np
-from av.sidedata.sidedata import Type as SideDataType
 
 from livebg.errors import InputError, InputNotFoundError
+from livebg.sources.orientation import Upright, orientation
 
 log = logging.getLogger(__name__)
 
@@ -73,105 +72,6 @@ def frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
     base rate, else 30 fps."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     return Fraction(rate) if rate else DEFAULT_RATE
-
-
-# ---------------------------------------------------------------------------------------------------
-# Orientation
-
-_TURNS = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}
-
-
-@dataclass(frozen=True)
-class Upright:
-    """How a decoded picture becomes the picture a player shows: mirrored left-right first when
-    ``mirror``, then turned ``turns`` quarter turns clockwise. Together these express all eight EXIF
-    orientations."""
-
-    turns: int = 0
-    mirror: bool = False
-
-    def apply(self, rgb: np.ndarray) -> np.ndarray:
-        """``uint8 (H, W, C)`` as stored to the same as shown (``(W, H, C)`` after a quarter turn)."""
-        if self.mirror:
-            rgb = cv2.flip(rgb, 1)
-        if self.turns:
-            rgb = cv2.rotate(rgb, _TURNS[self.turns])
-        return rgb
-
-    def size(self, width: int, height: int) -> tuple[int, int]:
-        """``(width, height)`` as shown, for a picture stored ``width`` x ``height``."""
-        return (height, width) if self.turns % 2 else (width, height)
-
-
-# EXIF orientation tag values (TIFF 6.0, tag 0x0112) as mirror-then-turn.
-_EXIF_ORIENTATIONS = {
-    1: Upright(),
-    2: Upright(0, mirror=True),
-    3: Upright(2),
-    4: Upright(2, mirror=True),
-    5: Upright(3, mirror=True),
-    6: Upright(1),
-    7: Upright(1, mirror=True),
-    8: Upright(3),
-}
-
-
-def orientation(frame: av.VideoFrame, stream: av.video.stream.VideoStream, source: str) -> Upright:
-    """How ``frame`` (and the frames after it) must be turned to show as a player shows them.
-
-    A still's EXIF orientation tag decides for a still (read with Pillow: FFmpeg before 8 ignores it, and
-    PyAV cannot hand over the matrix FFmpeg 8 makes of it). For video, the display matrix FFmpeg attaches
-    to decoded frames decides, its flips read as ffplay reads them; a stream without one may still carry
-    the ``rotate`` tag older tools wrote (clockwise degrees).
-    """
-    if _is_still(stream):
-        exif = _exif_orientation(source)
-        if exif is not None:
-            return exif
-    rotation = frame.rotation  # counter-clockwise degrees of the display matrix, 0 without one
-    if rotation % 90:
-        log.warning("%s asks to be turned %d degrees; only quarter turns are applied", source, rotation)
-        return Upright()
-    turns = (-rotation // 90) % 4  # what a player turns clockwise
-    try:
-        matrix = frame.side_data.get(SideDataType.DISPLAYMATRIX)
-    except ValueError:  # side data of a kind PyAV does not know hides the matrix's flips
-        return Upright(turns)
-    if matrix is None:
-        tag = {key.lower(): value for key, value in stream.metadata.items()}.get("rotate", "0")
-        try:
-            degrees = int(float(tag))
-        except ValueError:
-            degrees = 0
-        return Upright((degrees // 90) % 4) if degrees % 90 == 0 else Upright()
-    m = np.frombuffer(bytes(matrix), dtype=np.int32)
-    # As ffplay applies it: a quarter turn with a flip is a (anti-)transposition, told by m[3]'s sign;
-    # otherwise m[0] < 0 mirrors left-right and m[4] < 0 upside down.
-    if turns == 1:
-        return Upright(3, mirror=True) if m[3] > 0 else Upright(1)
-    if turns == 3:
-        return Upright(1, mirror=True) if m[3] < 0 else Upright(3)
-    return Upright(2 if m[4] < 0 else 0, mirror=bool((m[0] < 0) != (m[4] < 0)))
-
-
-def _is_still(stream: av.video.stream.VideoStream) -> bool:
-    """Whether FFmpeg reads the input as a picture file (its image demuxers)."""
-    name = stream.container.format.name
-    return name == "image2" or name.endswith("_pipe")
-
-
-def _exif_orientation(source: str) -> Upright | None:
-    """The EXIF orientation of a still image file, or None when it has none or cannot be read."""
-    if is_url(source):
-        return None
-    try:
-        from PIL import Image  # a dependency of torchvision; imported only for stills
-
-        with Image.open(source) as image:
-            value = image.getexif().get(0x0112)
-    except (ImportError, OSError, ValueError, SyntaxError):
-        return None
-    return _EXIF_ORIENTATIONS.get(value) if isinstance(value, int) else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -277,7 +177,8 @@ class MediaInput:
             )
         if _looks_like_video(self.source):
             return InputError(
-                f"{self._name} is damaged or truncated and cannot be opened ({reason}); {self.remedy}"
+                f"{self._name} is damaged or truncated and cannot be opened ({reason}); "
+                "copy or download it again"
             )
         return InputError(f"{self._name} is not a video ({reason}); {self.remedy}")
 
@@ -288,7 +189,10 @@ class MediaInput:
             raise InputError(f"{self._name} is not a video (it is text); {self.remedy}")
         if not container.streams.video:
             if not container.streams and _looks_like_video(self.source):  # cut off inside its header
-                raise InputError(f"{self._name} is damaged or truncated: it holds no readable stream")
+                raise InputError(
+                    f"{self._name} is damaged or truncated: it holds no readable stream; copy or download "
+                    "it again"
+                )
             raise InputError(f"{self._name} is not a video (it has no video stream); {self.remedy}")
         self.video = container.streams.video[0]
         self.video.thread_type = "AUTO"  # frame + slice threads in the decoder
@@ -308,7 +212,10 @@ class MediaInput:
                 self.width, self.height = item.upright.size(item.frame.width, item.frame.height)
                 return
         why = f" ({self._problem})" if self._problem else ""
-        raise InputError(f"{self._name} has no decodable video frames{why}; it is damaged or truncated")
+        raise InputError(
+            f"{self._name} has no decodable video frames{why}; it is damaged or truncated, so copy or "
+            "download it again"
+        )
 
     @property
     def frame_count(self) -> int | None:
