@@ -6,9 +6,8 @@ backgrounds (:mod:`livebg.backgrounds`).
 (missing, not a video, damaged or truncated, a FIFO or device). It picks the frame rate one way
 (average, guessed, base, else 30 fps), decodes the first video stream in order with exact timestamps,
 and turns every picture upright the way a player shows it (:mod:`livebg.sources.orientation`), so
-that nothing after it sees a picture lying on its side. At the end it
-checks that the container delivered what its header promised, so a cut-off download is never
-mistaken for a complete clip.
+that nothing after it sees a picture lying on its side. At the end it checks that the container
+delivered what its header promised, so a cut-off download is never mistaken for a complete clip.
 """
 
 from __future__ import annotations
@@ -72,10 +71,6 @@ def frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
     base rate, else 30 fps."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     return Fraction(rate) if rate else DEFAULT_RATE
-
-
-# ---------------------------------------------------------------------------------------------------
-# Decoding
 
 
 @dataclass(frozen=True)
