@@ -23,20 +23,18 @@ import math
 import os
 import sys
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import av
-import av.error
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from livebg.errors import BackgroundError
+from livebg.errors import BackgroundError, InputError
 from livebg.resize import upsample
+from livebg.sources.media import MediaInput, Picture
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +67,7 @@ _BLUR_MAX_REDUCTION = 16
 # Weight floor: where the person covers the whole blur window the result is the blurred frame, not 0/0;
 # far too little to tint the background around the person (1e-3 of the weight of a background pixel).
 _BLUR_PERSON_WEIGHT = 1e-3
+_VIDEO_REMEDY = "give a picture (.jpg, .png) or a video (.mp4, .webm)"
 # A looping video is kept decoded (uint8, at the output size, on the device) when it fits in this.
 VIDEO_CACHE_BYTES = 256 * 2**20
 
@@ -430,13 +429,11 @@ class VideoBackground:
         self.path = Path(path)
         self.name = name or self.path.stem
         self.cache_bytes = cache_bytes
-        with self._open() as container:
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            self.rate = Fraction(rate) if rate else Fraction(30)
-            count = stream.frames
-            if not count and container.duration:
-                count = math.ceil(container.duration / 1_000_000 * self.rate)
+        with self._open() as media:
+            self.rate = media.rate
+            count = media.frame_count
+            if not count and media.duration:
+                count = math.ceil(media.duration * self.rate)
             self._frame_estimate = int(count or 0)
         self._key: tuple[int, int, torch.device, torch.dtype] | None = None
         self._frames: Tensor | None = None  # cached loop, uint8 (N, 3, H, W) on the device
@@ -445,20 +442,11 @@ class VideoBackground:
         self._decoder: _Decoder | None = None  # sequential mode
         self._shown: tuple[int, Tensor] | None = None  # (frame index, float tensor) last returned
 
-    def _open(self) -> av.container.InputContainer:
+    def _open(self) -> MediaInput:
         try:
-            container = av.open(str(self.path), mode="r")
-        except av.error.FileNotFoundError:
-            raise BackgroundError(f"background video {self.path} does not exist; check the path") from None
-        except (av.error.FFmpegError, UnicodeDecodeError):
-            raise BackgroundError(
-                f"cannot read {self.path} as an image or video; give a picture (.jpg, .png) or a video "
-                f"(.mp4, .webm), or {accepted_forms()}"
-            ) from None
-        if not container.streams.video or container.format.name == "tty":
-            container.close()
-            raise BackgroundError(f"{self.path} has no video stream; give a picture or a video file")
-        return container
+            return MediaInput(self.path, label="background video", remedy=_VIDEO_REMEDY, allow_truncated=True)
+        except InputError as exc:  # the same sentence, as the error a background raises
+            raise BackgroundError(str(exc)) from None
 
     @property
     def frame_index(self) -> int | None:
@@ -538,66 +526,42 @@ class VideoBackground:
 
 
 class _Decoder:
-    """Sequential frames of a video with times in seconds from its first frame. Frames are converted to
-    RGB only when used, so skipping ahead (a background faster than the output) costs decoding only."""
+    """Sequential frames of a video with times in seconds from its start. Frames are converted to RGB
+    only when used, so skipping ahead (a background faster than the output) costs decoding only."""
 
     def __init__(self, video: VideoBackground) -> None:
-        self._path = video.path
-        self._container = video._open()
-        stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
-        self._frames = self._container.decode(stream)
-        self._rate = video.rate
-        self._first_pts: int | None = None
-        self._count = 0
+        self._media = video._open()
+        self._pictures = self._media.pictures()
         self.current_index = -1
         self.current_time = -math.inf
-        self._current: av.VideoFrame | None = None
-        self._pending: tuple[float, av.VideoFrame] | None = None
+        self._current: Picture | None = None
+        self._pending: Picture | None = None
         self.end = 0.0  # time just after the last frame decoded so far
-        self._done = False
 
     @property
     def current_rgb(self) -> np.ndarray:
         if self._current is None:
             raise RuntimeError("no frame decoded yet")  # internal misuse, not a user error
-        return self._current.to_ndarray(format="rgb24")
+        return self._current.rgb()
 
-    def _next(self) -> tuple[float, av.VideoFrame] | None:
-        """(time, frame) of the next frame, or None at the end; extends ``end``."""
-        if self._done:
-            return None
-        try:
-            frame = next(self._frames)
-        except StopIteration:
-            self._done = True
-            return None
-        except av.error.FFmpegError as exc:
-            log.warning("background video %s: decoding stopped (%s); looping what was read", self._path, exc)
-            self._done = True
-            return None
-        if frame.pts is not None and frame.time_base is not None:
-            if self._first_pts is None:
-                self._first_pts = frame.pts
-            seconds = float((frame.pts - self._first_pts) * frame.time_base)
-        else:
-            seconds = float(self._count / self._rate)
-        duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
-        self._count += 1
-        self.end = max(self.end, seconds + (duration or float(1 / self._rate)))
-        return seconds, frame
+    def _next(self) -> Picture | None:
+        """The next picture, or None at the end; extends ``end``."""
+        picture = next(self._pictures, None)
+        if picture is not None:
+            self.end = max(self.end, picture.time + picture.duration)
+        return picture
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
-        while (item := self._next()) is not None:
-            yield item[0], item[1].to_ndarray(format="rgb24")
+        while (picture := self._next()) is not None:
+            yield picture.time, picture.rgb()
 
     def advance(self) -> bool:
-        item = self._pending or self._next()
+        picture = self._pending or self._next()
         self._pending = None
-        if item is None:
+        if picture is None:
             return False
         self.current_index += 1
-        self.current_time, self._current = item
+        self.current_time, self._current = picture.time, picture
         return True
 
     def seek_forward(self, local: float) -> bool:
@@ -607,9 +571,10 @@ class _Decoder:
                 self._pending = self._next()
             if self._pending is None:
                 return local < self.end and self.current_index >= 0
-            if self._pending[0] > local + 1e-9:
+            if self._pending.time > local + 1e-9:
                 return self.current_index >= 0
             self.advance()
 
     def close(self) -> None:
-        self._container.close()
+        self._pictures.close()
+        self._media.close()

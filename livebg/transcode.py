@@ -29,7 +29,8 @@ from livebg.matting.session import MattingSession
 from livebg.sinks.image_file import ImageFileSink
 from livebg.sinks.video_file import EncoderOptions, PngSequenceSink, VideoFileSink, is_png_sequence
 from livebg.sources.image_file import ImageFileSource, is_image_path
-from livebg.sources.video_file import VideoFileSource, is_url
+from livebg.sources.media import is_url
+from livebg.sources.video_file import VideoFileSource
 from livebg.step import FrameStep, Matted, StageTimer
 
 log = logging.getLogger(__name__)

@@ -3,12 +3,14 @@ as the tensors a matting session takes."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import torch
 
@@ -23,32 +25,67 @@ def write_video(
     crf: int = 0,
     pix_fmt: str = "yuv444p",
     audio: bool = False,
+    codec: str = "libx264",
+    rotation: int = 0,
+    hflip: bool = False,
+    muxer_options: dict[str, str] | None = None,
+    extra_streams: bool = False,
 ) -> Path:
-    """An H.264 clip of ``uint8 (H, W, 3)`` RGB ``pictures`` at ``rate`` fps (crf 0 and 4:4:4 are
-    lossless); ``pts`` gives explicit timestamps (variable frame rate) in ``time_base`` units;
-    ``audio`` adds a mono AAC 440 Hz tone as long as the video."""
+    """A clip of ``uint8 (H, W, 3)`` RGB ``pictures`` at ``rate`` fps, H.264 unless ``codec`` says
+    otherwise (crf 0 and 4:4:4 are lossless); ``pts`` gives explicit timestamps (variable frame rate) in
+    ``time_base`` units; ``audio`` adds a mono AAC 440 Hz tone as long as the video.
+
+    ``rotation`` (counter-clockwise degrees, as ``VideoFrame.rotation`` reads it) and ``hflip`` write a
+    display matrix, as phones do: a player turns the pictures by ``rotation`` and then mirrors them.
+    ``muxer_options`` go to the muxer (e.g. ``{"movflags": "faststart"}``: index at the front).
+    ``extra_streams`` (MP4/MOV) puts a subtitle and a data stream before the video and a second, smaller
+    video stream after it."""
     pictures = list(pictures)
     height, width = pictures[0].shape[:2]
     if pts is None:
         pts, time_base = list(range(len(pictures))), 1 / Fraction(rate)
     elif time_base is None:
         raise ValueError("explicit pts need a time_base")
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "ultrafast"})
+    with av.open(str(path), "w", options=muxer_options or {}) as out:
+        side: list[tuple[av.stream.Stream, bytes]] = []  # one packet each at 0 s
+        if extra_streams:
+            side = [
+                (out.add_mux_stream("mov_text", time_base=Fraction(1, 1000)), b"\x00\x02hi"),
+                (out.add_data_stream("bin_data"), b"\x01\x02"),
+            ]
+        options = {"crf": str(crf), "preset": "ultrafast"} if codec == "libx264" else {}
+        video = out.add_stream(codec, rate=rate, options=options)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.time_base = time_base
         video.codec_context.time_base = time_base
+        if rotation or hflip:
+            video.set_display_rotation(rotation, hflip=hflip)
+        second = None
+        if extra_streams:
+            second = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
+            second.width, second.height, second.pix_fmt = 32, 16, "yuv420p"
         aud = None
         if audio:
             aud = out.add_stream("aac", rate=48000)
             aud.layout = "mono"
+        for stream, payload in side:
+            sample = av.Packet(payload)
+            sample.stream, sample.pts, sample.dts, sample.duration = stream, 0, 0, 100
+            sample.time_base = Fraction(1, 1000)
+            out.mux(sample)
         for rgb, stamp in zip(pictures, pts, strict=True):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = stamp, time_base
             for packet in video.encode(frame):
                 out.mux(packet)
+            if second is not None:
+                small = av.VideoFrame.from_ndarray(np.full((16, 32, 3), 200, np.uint8), format="rgb24")
+                small.pts, small.time_base = stamp, time_base
+                out.mux(second.encode(small))
         for packet in video.encode(None):
             out.mux(packet)
+        if second is not None:
+            out.mux(second.encode(None))
         if aud is not None:
             samples = int(len(pictures) / float(rate) * 48000)
             t = np.arange(samples) / 48000
@@ -90,6 +127,49 @@ def make_clip(
     )
 
 
+MARK_RED, MARK_GREEN = (255, 0, 0), (0, 255, 0)
+
+
+def marked(height: int = 48, width: int = 64, frames: int = 3) -> list[np.ndarray]:
+    """Grey ``uint8 (H, W, 3)`` RGB pictures with a red square at the top left and a green one at the top
+    right (12 px each), to tell which way up a picture came out (:func:`marker_corners`)."""
+    picture = np.full((height, width, 3), 90, np.uint8)
+    picture[:12, :12] = MARK_RED
+    picture[:12, -12:] = MARK_GREEN
+    return [picture] * frames
+
+
+def marker_corners(rgb: np.ndarray) -> tuple[str | None, str | None]:
+    """The corner (``"TL"``, ``"TR"``, ``"BL"``, ``"BR"``) of the red and of the green square of a
+    :func:`marked` picture however it was turned; None for a colour not in exactly one corner."""
+    h, w = rgb.shape[:2]
+    at = {"TL": rgb[5, 5], "TR": rgb[5, w - 6], "BL": rgb[h - 6, 5], "BR": rgb[h - 6, w - 6]}
+    found: list[str | None] = []
+    for colour in (MARK_RED, MARK_GREEN):
+        hits = [name for name, pixel in at.items() if np.abs(pixel.astype(int) - colour).max() < 60]
+        found.append(hits[0] if len(hits) == 1 else None)
+    return found[0], found[1]
+
+
+def write_jpeg(path: Path, rgb: np.ndarray, *, orientation: int | None = None) -> Path:
+    """``uint8 (H, W, 3)`` RGB as a JPEG (quality 95) carrying the EXIF ``orientation`` tag (1-8) when
+    given, as cameras and phones write it: the pixels stay as stored, a viewer turns them."""
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise ValueError("OpenCV could not encode the JPEG")
+    data = encoded.tobytes()
+    if orientation is not None:
+        # An APP1 segment right after the start-of-image marker: "Exif", a big-endian TIFF header and
+        # one IFD holding tag 0x0112 (orientation, one SHORT).
+        ifd = (
+            struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+        )
+        exif = b"Exif\x00\x00" + b"MM\x00\x2a" + struct.pack(">I", 8) + ifd
+        data = data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:]
+    path.write_bytes(data)
+    return path
+
+
 @dataclass
 class Probe:
     frames: int
@@ -98,20 +178,24 @@ class Probe:
     audio_packets: list[tuple[int | None, int, bytes]]
     width: int
     height: int
+    rotation: int = 0
 
 
 def probe(path: Path) -> Probe:
-    """Decoded frame count and exact presentation times, and every audio packet (pts, size, bytes)."""
+    """Decoded frame count and exact presentation times, every audio packet (pts, size, bytes), the
+    stored size and the display rotation a player applies (``VideoFrame.rotation`` of the first frame)."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         rate = Fraction(v.guessed_rate) if v.guessed_rate else None
-        times = [Fraction(f.pts) * f.time_base for f in c.decode(v)]
+        frames = list(c.decode(v))
+        times = [Fraction(f.pts) * f.time_base for f in frames]
+        rotation = frames[0].rotation if frames else 0
         width, height = v.codec_context.width, v.codec_context.height
     with av.open(str(path)) as c:
         packets = [
             (p.pts, p.size, bytes(p)) for s in c.streams.audio for p in c.demux(s) if p.dts is not None
         ]
-    return Probe(len(times), times, rate, packets, width, height)
+    return Probe(len(times), times, rate, packets, width, height, rotation)
 
 
 def read_frames(path: Path, fmt: str = "rgb24", codec: str | None = None) -> list[np.ndarray]:

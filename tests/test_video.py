@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +23,7 @@ from livebg.matting.session import Matte
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession
-from .media import make_clip, probe, read_frames, write_video
+from .media import make_clip, marked, marker_corners, probe, read_frames, write_jpeg, write_video
 
 
 @pytest.fixture()
@@ -302,3 +304,111 @@ def test_image_in_image_out_and_a_clip_into_one_image_is_refused(clip: Path, tmp
     with pytest.raises(UsageError, match="single image"):
         process_video(VideoJob(str(clip), tmp_path / "frame.png", background="green"), session=session)
     assert session.calls == 0 and not (tmp_path / "frame.png").exists()
+
+
+# --- what a player shows, cut-off and odd inputs ----------------------------------------------------------
+
+
+class _SeeingSession(DiscSession):
+    """Remembers the size of each picture the model is given and its top-right pixel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[tuple[int, int], list[float]]] = []
+
+    def __call__(self, src: torch.Tensor) -> Matte:
+        h, w = src.shape[-2:]
+        self.seen.append(((h, w), src[0, :, 5, w - 6].tolist()))
+        return super().__call__(src)
+
+
+def test_phone_clip_comes_out_upright_and_the_model_sees_it_upright(tmp_path: Path) -> None:
+    """A display matrix of a quarter turn clockwise (a phone held upright): the output is 48x64 with
+    the red square at the top right, as a player shows the input, and carries no matrix of its own."""
+    clip = write_video(tmp_path / "phone.mp4", marked(frames=5), rate=25, rotation=-90, audio=True)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--background", "none", "--no-progress"]) == 0
+    src, dst = probe(clip), probe(out)
+    assert (src.width, src.height, src.rotation) == (64, 48, -90)
+    assert (dst.width, dst.height, dst.rotation) == (48, 64, 0)
+    assert dst.frames == 5 and dst.times == src.times and dst.audio_packets == src.audio_packets
+    assert [marker_corners(rgb) for rgb in read_frames(out)] == [("TR", "BR")] * 5
+    session = _SeeingSession()
+    process_video(VideoJob(str(clip), tmp_path / "green.mp4", background="green"), session=session)
+    assert len(session.seen) == 5
+    for size, top_right in session.seen:
+        assert size == (64, 48)
+        assert top_right == pytest.approx([1.0, 0.0, 0.0], abs=0.05)
+
+
+def test_photo_with_exif_orientation_comes_out_upright(tmp_path: Path) -> None:
+    import cv2
+
+    still = write_jpeg(tmp_path / "photo.jpg", marked(frames=1)[0], orientation=6)
+    out = tmp_path / "out.png"
+    assert main(["video", str(still), "-o", str(out), "--background", "none", "--no-progress"]) == 0
+    rgb = cv2.cvtColor(cv2.imread(str(out), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert rgb.shape == (64, 48, 3)
+    assert marker_corners(rgb) == ("TR", "BR")
+
+
+def test_cut_off_download_is_an_error_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(50)]
+    # index at the front, as streaming sites serve clips: the first half plays
+    faststart = {"movflags": "faststart"}
+    clip = write_video(tmp_path / "whole.mp4", pictures, rate=25, crf=10, muxer_options=faststart)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    before = cut.read_bytes()
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(cut), "-o", str(out), "--background", "none", "--no-progress"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("livebg: error: input"), lines
+    assert re.search(r"only \d+ of about 50 frames could be read; pass --allow-truncated", lines[0])
+    assert not out.exists() and _partials(tmp_path) == []
+    assert cut.read_bytes() == before
+
+
+@pytest.mark.timeout(60)
+def test_fifo_input_is_refused_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "in.mp4"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(fifo), "-o", str(out), "--background", "none", "--no-progress"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is a FIFO, not a file" in lines[0], lines
+    assert not out.exists() and _partials(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("size", "options"),
+    [
+        ((1, 1), {}),
+        ((2, 2), {"pix_fmt": "yuv420p"}),
+        ((57, 101), {}),
+        ((48, 64), {"pix_fmt": "yuv420p10le"}),
+        ((48, 64), {"pix_fmt": "yuvj420p"}),
+        ((48, 64), {"codec": "ffv1", "pix_fmt": "gray"}),
+        ((48, 64), {"extra_streams": True, "audio": True}),
+        ((48, 64), {"pts": [0, 1, 2, 40, 41, 90], "time_base": Fraction(1, 25)}),
+    ],
+    ids=["1x1", "2x2", "101x57", "10-bit", "full-range", "grey", "extra-streams", "vfr-gaps"],
+)
+def test_odd_inputs_pass_through_with_their_size_and_timing(
+    tmp_path: Path, size: tuple[int, int], options: dict[str, Any]
+) -> None:
+    suffix = ".mkv" if options.get("codec") == "ffv1" else ".mp4"
+    colour = (90, 90, 90)
+    pictures = [np.full((*size, 3), colour, np.uint8)] * 6
+    clip = write_video(tmp_path / f"in{suffix}", pictures, rate=options.pop("rate", 25), **options)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--background", "none", "--no-progress"]) == 0
+    src, dst = probe(clip), probe(out)
+    assert (dst.height, dst.width) == size
+    assert dst.frames == 6 and dst.times == src.times
+    assert dst.audio_packets == src.audio_packets
+    for rgb in read_frames(out):
+        assert np.abs(rgb.astype(int) - colour).max() <= 4

@@ -1,1 +1,3 @@
-"""Where frames come from: video files and streams (``video_file``) and live cameras (``camera``)."""
+"""Where frames come from: video files and streams (``video_file``), still pictures (``image_file``) and
+live cameras (``camera``). Video is opened and decoded by ``media`` (PyAV) for all of them and for
+video backgrounds, and turned upright by ``orientation``."""

@@ -14,18 +14,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-import av
-import av.error
 import cv2
 import numpy as np
 
 from livebg.errors import CameraError, InputNotFoundError
 from livebg.frames import Frame
-from livebg.sources.video_file import is_url
+from livebg.sources.media import MediaInput, Picture, is_url
+
+_CAMERA_REMEDY = "pass a camera index, a device path, a video file or a stream URL"
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,8 @@ class FrameReader(Protocol):
 
 
 def open_reader(settings: CaptureSettings) -> FrameReader:
-    """Open the device or file named by ``settings.camera``; :class:`CameraError` when it cannot be."""
+    """Open the device or file named by ``settings.camera``; :class:`CameraError` when a camera cannot be
+    opened, :class:`InputNotFoundError` or :class:`InputError` when a file or stream cannot be."""
     spec = settings.camera.strip()
     if spec.isdigit():
         return OpenCVReader(int(spec), settings)
@@ -163,47 +163,35 @@ class OpenCVReader:
 
 
 class PyAVReader:
-    """A video file or stream decoded with PyAV and paced to its own frame rate in real time.
+    """A video file or stream decoded with :class:`MediaInput` and paced to its own frame rate in real
+    time, upright as a player shows it.
 
     A frame whose successor is already due is dropped, as a camera drops frames nobody reads in time;
-    with ``loop`` a file restarts at its end (reopened, which also works for streams).
+    with ``loop`` a file restarts at its end (reopened, which also works for streams). A damaged or
+    cut-off file plays what it holds, with a warning.
     """
 
     def __init__(self, source: str, settings: CaptureSettings) -> None:
         self.source = source
         self._loop = settings.loop
         self._size = (settings.width, settings.height)
-        self._container = self._open()
-        stream = self._container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        self._rate = Fraction(rate) if rate else Fraction(30)
-        width, height = self._output_size(stream.codec_context.width, stream.codec_context.height)
+        self._media = self._open()
+        self._rate = self._media.rate
+        width, height = self._output_size(self._media.width, self._media.height)
         self.info = CaptureInfo(
             width=width,
             height=height,
             fps=float(self._rate),
-            pixel_format=stream.codec_context.name,
+            pixel_format=self._media.video.codec_context.name,
             backend="PyAV file, looping" if self._loop else "PyAV file",
         )
-        self._frames = self._decode()
+        self._pictures = self._media.pictures()
         self._clock_start: float | None = None
         self._offset = 0.0  # seconds of the file already played in earlier loops
         self._last_time = 0.0
 
-    def _open(self) -> av.container.InputContainer:
-        try:
-            container = av.open(self.source, mode="r")
-        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise CameraError(
-                f"cannot open {self.source} as a camera ({reason}); "
-                "pass a camera index, a device path, a video file or a stream URL"
-            ) from None
-        if not container.streams.video:
-            container.close()
-            raise CameraError(f"{self.source} has no video stream; pass a video file or a camera index")
-        container.streams.video[0].thread_type = "AUTO"
-        return container
+    def _open(self) -> MediaInput:
+        return MediaInput(self.source, label="--camera", remedy=_CAMERA_REMEDY, allow_truncated=True)
 
     def _output_size(self, width: int, height: int) -> tuple[int, int]:
         want_w, want_h = self._size
@@ -215,58 +203,39 @@ class PyAVReader:
             return max(2, round(width * want_h / height / 2) * 2), want_h
         return width, height
 
-    def _decode(self) -> Iterator[tuple[float, av.VideoFrame]]:
-        """``(seconds from the start of the file, frame)`` in order."""
-        stream = self._container.streams.video[0]
-        start = stream.start_time or 0
-        tb = stream.time_base or Fraction(1, 90000)
-        for index, frame in enumerate(self._container.decode(stream)):
-            pts = frame.pts if frame.pts is not None else None
-            yield (float((pts - start) * tb) if pts is not None else index / float(self._rate)), frame
-
-    def _next(self) -> tuple[float, av.VideoFrame] | None:
-        try:
-            return next(self._frames)
-        except StopIteration:
-            if not self._loop:
-                return None
+    def _next(self) -> Picture | None:
+        picture = next(self._pictures, None)
+        if picture is None and self._media.problem and is_url(self.source):
+            raise CameraError(f"{self.source} stopped delivering frames ({self._media.problem})")
+        if picture is not None or not self._loop:
+            return picture
         # Loop: the next pass continues the clock one frame interval after the last frame.
         self._offset += self._last_time + 1 / float(self._rate)
-        self._container.close()
-        self._container = self._open()
-        self._frames = self._decode()
-        try:
-            return next(self._frames)
-        except StopIteration:
-            raise CameraError(f"{self.source} has no decodable frames") from None
+        self._media.close()
+        self._media = self._open()
+        self._pictures = self._media.pictures()
+        return next(self._pictures)  # opening found a first picture
 
     def read(self) -> np.ndarray | None:
         interval = 1 / float(self._rate)
         while True:
-            try:
-                item = self._next()
-            except av.error.FFmpegError as exc:
-                raise CameraError(f"{self.source} stopped delivering frames ({exc})") from None
-            if item is None:
+            picture = self._next()
+            if picture is None:
                 return None
-            seconds, frame = item
-            self._last_time = seconds
+            self._last_time = picture.time
             now = time.perf_counter()
             if self._clock_start is None:
-                self._clock_start = now - (self._offset + seconds)
-            due = self._clock_start + self._offset + seconds
+                self._clock_start = now - (self._offset + picture.time)
+            due = self._clock_start + self._offset + picture.time
             if now > due + interval:
                 continue  # already late by a whole frame: a camera would have dropped it
             if due > now:
                 time.sleep(due - now)
-            width, height = self.info.width, self.info.height
-            if (frame.width, frame.height) == (width, height):
-                return frame.to_ndarray(format="rgb24")
-            return frame.to_ndarray(format="rgb24", width=width, height=height)
+            return picture.rgb(self.info.width, self.info.height)
 
     def close(self) -> None:
-        self._frames.close()
-        self._container.close()
+        self._pictures.close()
+        self._media.close()
 
 
 class Captured(NamedTuple):
