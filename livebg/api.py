@@ -219,6 +219,7 @@ class Matter:
         preset: str = "medium",
         pix_fmt: str | None = None,
         batch: int = 1,
+        allow_truncated: bool = False,
         progress: Progress | None = None,
     ) -> Result:
         """Exactly what ``livebg video INPUT -o OUTPUT`` does, with this model: the output keeps the
@@ -237,6 +238,7 @@ class Matter:
             preset=preset,
             pix_fmt=pix_fmt,
             batch=batch,
+            allow_truncated=allow_truncated,
             still_passes=still_passes(self.config.name),
         )
         return process_video(job, session=self._session.fork(), progress=progress)

@@ -169,6 +169,11 @@ def _add_video_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio")
+    p.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="keep the readable part of a cut-off input (with a warning) instead of refusing it",
+    )
     enc = p.add_argument_group("encoding")
     enc.add_argument(
         "--codec", help="video encoder (default: libx264; libvpx-vp9 for .webm; prores_ks for alpha .mov)"
@@ -205,6 +210,7 @@ def _run_video(args: argparse.Namespace) -> int:
             preset=args.preset,
             pix_fmt=args.pix_fmt,
             batch=args.batch,
+            allow_truncated=args.allow_truncated,
             progress=bar,
             **_model_options(args),
         )

@@ -48,6 +48,7 @@ class VideoJob:
     a GPU busier (the encoder and refiner see them together); on a CPU they are slower (measured at
     720p with PyTorch: 6.2 fps with 1, 4.6 fps with 4). ``still_passes``: how many times a still image
     input is shown to the model before its matte is taken (a recurrent model settles on it).
+    ``allow_truncated``: keep what is readable of a cut-off input (with a warning) instead of failing.
     """
 
     input: str
@@ -60,6 +61,7 @@ class VideoJob:
     model: ModelConfig = field(default_factory=ModelConfig)
     batch: int = 1
     still_passes: int = 1
+    allow_truncated: bool = False
 
     @classmethod
     def create(
@@ -78,6 +80,7 @@ class VideoJob:
         pix_fmt: str | None = None,
         batch: int = 1,
         still_passes: int = 1,
+        allow_truncated: bool = False,
     ) -> VideoJob:
         """A job from the flat options of ``livebg video`` (and :func:`livebg.process`)."""
         return cls(
@@ -91,6 +94,7 @@ class VideoJob:
             model=model or ModelConfig(),
             batch=batch,
             still_passes=still_passes,
+            allow_truncated=allow_truncated,
         )
 
 
@@ -136,7 +140,9 @@ def process_video(
         raise UsageError(f"--output-type {job.output_type} needs the model, but --background none skips it")
     try:
         still = is_image_path(job.input)
-        opened = ImageFileSource(job.input) if still else VideoFileSource(job.input, with_audio=job.audio)
+        opened = ImageFileSource(job.input) if still else VideoFileSource(
+            job.input, with_audio=job.audio, allow_truncated=job.allow_truncated
+        )
         with opened as source:
             alpha_out = job.output_type == "composite" and background.transparent
             protect = [] if is_url(job.input) else [Path(job.input)]

@@ -370,6 +370,12 @@ def test_cut_off_download_is_an_error_and_writes_nothing(
     assert re.search(r"only \d+ of about 50 frames could be read; pass --allow-truncated", lines[0])
     assert not out.exists() and _partials(tmp_path) == []
     assert cut.read_bytes() == before
+    # --allow-truncated keeps the readable part, says so once, and exits 0.
+    readable = int(re.search(r"only (\d+) of", lines[0]).group(1))  # type: ignore[union-attr]
+    args = ["video", str(cut), "-o", str(out), "--background", "none", "--no-progress", "--allow-truncated"]
+    assert main(args) == 0
+    assert probe(out).frames == readable and 0 < readable < 50
+    assert cut.read_bytes() == before
 
 
 @pytest.mark.timeout(60)
