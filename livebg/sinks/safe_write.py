@@ -248,7 +248,7 @@ def disk_full_error(
         need = f", about {_size(written * expected_frames // frames)} for all {expected_frames} frames"
     return OutputError(
         f"the disk holding {folder} is full ({_size(_free(folder))} free): {_size(written)} were written for "
-        f"{frames} frames{need}; the partial file was removed; free space or choose another output folder"
+        f"{frames} frames{need}; the partial output was removed; free space or choose another output folder"
     )
 
 
