@@ -33,6 +33,10 @@ def test_chosen_values_reach_the_encoder() -> None:
     assert (plan.codec, plan.pixel_format) == ("libx264", "yuv444p")  # h264 is libx264 here
     assert plan.options == {"preset": "veryfast", "crf": "0"}
     assert EncoderOptions(codec="libvpx-vp9", crf=63).plan("o.webm").options["crf"] == "63"
+    prores = EncoderOptions(codec="prores_ks", crf=20).plan("o.mov")
+    assert "crf" not in prores.options and prores.notes == (
+        "prores_ks has no constant-quality setting: --crf 20 is not used",
+    )
     # An encoder that takes none of the usual pixel formats gets one it takes.
     assert EncoderOptions(codec="libx264rgb").plan("o.mkv").pixel_format in ("bgr0", "bgr24", "rgb24")
 
@@ -43,7 +47,6 @@ def test_chosen_values_reach_the_encoder() -> None:
         (EncoderOptions(crf=-5), "o.mp4", r"--crf -5 is outside libx264's range 0-51"),
         (EncoderOptions(crf=100), "o.mp4", r"--crf 100 is outside libx264's range 0-51"),
         (EncoderOptions(crf=64), "o.webm", r"--crf 64 is outside libvpx-vp9's range 0-63"),
-        (EncoderOptions(codec="prores_ks", crf=20), "o.mov", r"--crf does not apply to prores_ks"),
         (EncoderOptions(pixel_format="nonsense"), "o.mp4", r"--pix-fmt nonsense is not a pixel format"),
         (
             EncoderOptions(pixel_format="rgb24"),

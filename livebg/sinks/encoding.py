@@ -52,11 +52,13 @@ def muxer_name(path: Path | str) -> str:
 
 @dataclass(frozen=True)
 class EncoderPlan:
-    """What a video file is encoded with: FFmpeg encoder name, pixel format and encoder options."""
+    """What a video file is encoded with: FFmpeg encoder name, pixel format and encoder options;
+    ``notes``: settings that were given but do not apply to this encoder, for the user to be told."""
 
     codec: str
     pixel_format: str
     options: dict[str, str]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class EncoderOptions:
         """Raise :class:`UsageError` (one sentence) when ``output`` cannot be encoded with these
         settings: an unknown video extension, transparency in a container without alpha, a codec that
         is not a video encoder or does not fit the container, a CRF out of the encoder's range, an
-        unknown preset, a pixel format the encoder does not take."""
+        unknown preset, a pixel format the encoder does not take. (A CRF for an encoder without one,
+        such as ProRes, is not an error: the plan's ``notes`` say it is not used.)"""
         self.plan(output, alpha=alpha)
 
     def plan(self, output: Path | str, *, alpha: bool = False, size: tuple[int, int] = (2, 2)) -> EncoderPlan:
@@ -100,11 +103,9 @@ class EncoderOptions:
             )
         if name in ("libx264", "libx265"):
             options["preset"] = self.preset
+        notes = []
         if self.crf is not None and name not in _CRF:
-            raise UsageError(
-                f"--crf does not apply to {name}, which has no constant-quality setting; leave --crf out "
-                f"or use one of {', '.join(_CRF)}"
-            )
+            notes.append(f"{name} has no constant-quality setting: --crf {self.crf} is not used")
         if name in _CRF:
             low, high, crf = _CRF[name]
             if self.crf is not None and not low <= self.crf <= high:
@@ -117,7 +118,7 @@ class EncoderOptions:
             options.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
         if name == "prores_ks" and alpha:
             options["profile"] = "4"  # 4444: the profile that carries alpha
-        return EncoderPlan(name, self._pixel_format(encoder, suffix, alpha, size), options)
+        return EncoderPlan(name, self._pixel_format(encoder, suffix, alpha, size), options, tuple(notes))
 
     def _pixel_format(self, encoder: av.codec.Codec, suffix: str, alpha: bool, size: tuple[int, int]) -> str:
         accepted = [f.name for f in encoder.video_formats or ()]

@@ -54,6 +54,8 @@ class VideoFileSink(SinkBase):
         self.expected_frames = expected_frames
         check_output(self.path, overwrite=overwrite, protect=protect)
         plan = (options or EncoderOptions()).plan(self.path, alpha=alpha, size=(height, width))
+        for note in plan.notes:
+            log.info("%s", note)
         self._check_audio(audio_streams)
         self.time_base = time_base or Fraction(1, 90000)
         self._last_pts: int | None = None
