@@ -22,7 +22,9 @@
 - **Errors** are one sentence (:class:`OutputError`): missing folder, read-only or full disk, name too
   long, output exists, output is something livebg reads.
 
-Nothing here imports torch, so the command line checks its output before loading a model.
+Nothing here imports torch, so the command line checks its output before loading a model. The module
+is longer than most on purpose: it is the only place that creates, moves or removes a user's files, so
+the whole rule set can be read, and checked, in one file.
 """
 
 from __future__ import annotations
@@ -97,11 +99,10 @@ class Protected:
         for original, resolved, _ in self._items:
             if resolved == root or root in resolved.parents:
                 return original
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(folder):
-                found = self.match(entry.path)
-                if found is not None:
-                    return found
+        for entry in _scan(folder):
+            found = self.match(entry.path)
+            if found is not None:
+                return found
         return None
 
 
