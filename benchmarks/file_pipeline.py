@@ -25,7 +25,7 @@ import torch
 from livebg.config import ModelConfig
 from livebg.frames import to_tensor, to_uint8
 from livebg.matting.factory import load_rvm
-from livebg.sinks.video_file import EncoderOptions
+from livebg.sinks.encoding import EncoderOptions
 from livebg.transcode import VideoJob, process_video
 
 GREEN = torch.tensor([0, 177 / 255, 64 / 255]).view(1, 3, 1, 1)

@@ -25,7 +25,8 @@ from livebg.compositing import Compositor
 from livebg.config import ModelConfig
 from livebg.frames import Frame
 from livebg.matting.factory import create_session
-from livebg.sinks.video_file import EncoderOptions, VideoFileSink
+from livebg.sinks.encoding import EncoderOptions
+from livebg.sinks.video_file import VideoFileSink
 from livebg.sources.video_file import VideoFileSource
 from livebg.step import FrameStep, StageTimer
 from livebg.transcode import VideoJob, process_video

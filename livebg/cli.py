@@ -13,6 +13,7 @@ from typing import Any
 from livebg.config import OUTPUT_TYPES, REFINERS, ModelConfig
 from livebg.errors import Interrupted, LivebgError, UsageError
 from livebg.matting import registry
+from livebg.terminal import QuietStream, StopSignals
 
 log = logging.getLogger("livebg")
 
@@ -194,6 +195,21 @@ def _add_video_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_video(args: argparse.Namespace) -> int:
+    from livebg.sinks.encoding import VIDEO_SUFFIXES, EncoderOptions
+    from livebg.sinks.png_sequence import is_png_sequence
+    from livebg.sinks.safe_write import check_output, existing_paths
+
+    # What needs no model is checked before torch loads (seconds), as the sinks check it again.
+    folder = is_png_sequence(args.output)
+    protect = existing_paths(args.input, args.background, args.weights)
+    check_output(args.output, overwrite=args.overwrite, protect=protect, folder=folder)
+    if not folder and args.output.suffix.lower() in VIDEO_SUFFIXES:
+        encoder = EncoderOptions(
+            codec=args.codec, crf=args.crf, preset=args.preset, pixel_format=args.pix_fmt
+        )
+        transparent = args.output_type == "composite" and args.background.strip().lower() == "transparent"
+        encoder.check(args.output, alpha=transparent)
+
     from livebg.api import process
 
     bar = _ProgressBar(enabled=not args.no_progress)
@@ -235,7 +251,8 @@ class _ProgressBar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
+            # A closed terminal or pipe must not fail the job: the bar then draws into nothing.
+            self._bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=QuietStream(sys.stderr))
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
@@ -345,6 +362,14 @@ def _add_webcam_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_webcam(args: argparse.Namespace) -> int:
+    if args.record is not None:  # checked before torch loads
+        from livebg.sinks.encoding import EncoderOptions
+        from livebg.sinks.safe_write import check_output, existing_paths
+
+        protect = existing_paths(args.camera, args.background, args.weights)
+        check_output(args.record, overwrite=args.overwrite, protect=protect)
+        EncoderOptions().check(args.record)
+
     from livebg.live import LiveConfig, run_live
     from livebg.sources.camera import CaptureSettings
 
@@ -512,16 +537,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    stderr = QuietStream(sys.stderr)  # log lines never fail a job, even into a closed pipe
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s", stream=sys.stderr
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s", stream=stderr
     )
-    try:
-        return int(args.run(args) or 0)
-    except LivebgError as exc:
-        if args.verbose:
-            log.exception("livebg: error")
-        print(f"livebg: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("livebg: interrupted", file=sys.stderr)
-        return Interrupted.exit_code
+    # SIGTERM and SIGHUP stop the work like Ctrl-C, and a second one cannot cut the cleanup short.
+    with StopSignals() as signals:
+        try:
+            return int(args.run(args) or 0)
+        except LivebgError as exc:
+            if args.verbose:
+                log.exception("livebg: error")
+            print(f"livebg: error: {exc}", file=stderr)
+            if isinstance(exc, Interrupted):
+                return signals.exit_code or exc.exit_code
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("livebg: interrupted", file=stderr)
+            return signals.exit_code or Interrupted.exit_code

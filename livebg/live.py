@@ -554,9 +554,9 @@ class _Recorder:
         self._queue.put(None)
         self._thread.join()
         if exc_type is None and self._error is None:
-            self._sink.close()
+            self._sink.finish()
         else:
-            self._sink.abort()
+            self._sink.close()
             if exc_type is None and self._error is not None:
                 raise self._error
         return False

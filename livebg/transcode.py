@@ -26,10 +26,12 @@ from livebg.errors import Interrupted, LivebgError, UsageError
 from livebg.frames import Frame
 from livebg.matting.factory import create_session
 from livebg.matting.session import MattingSession
+from livebg.sinks.encoding import EncoderOptions
 from livebg.sinks.image_file import ImageFileSink
-from livebg.sinks.video_file import EncoderOptions, PngSequenceSink, VideoFileSink, is_png_sequence
+from livebg.sinks.png_sequence import PngSequenceSink, is_png_sequence
+from livebg.sinks.safe_write import existing_paths
+from livebg.sinks.video_file import VideoFileSink
 from livebg.sources.image_file import ImageFileSource, is_image_path
-from livebg.sources.media import is_url
 from livebg.sources.video_file import VideoFileSource
 from livebg.step import FrameStep, Matted, StageTimer
 
@@ -145,7 +147,8 @@ def process_video(
         )
         with opened as source:
             alpha_out = job.output_type == "composite" and background.transparent
-            protect = [] if is_url(job.input) else [Path(job.input)]
+            # Never written: the input, the background and the weights (those that are files).
+            protect = existing_paths(job.input, job.background, job.model.weights)
             if is_image_path(job.output):
                 if (source.frame_count or 1) > 1:
                     raise UsageError(
@@ -156,7 +159,13 @@ def process_video(
                     job.output, alpha=alpha_out, overwrite=job.overwrite, protect=protect
                 )
             elif is_png_sequence(job.output):
-                sink = PngSequenceSink(job.output, alpha=alpha_out, overwrite=job.overwrite, protect=protect)
+                sink = PngSequenceSink(
+                    job.output,
+                    alpha=alpha_out,
+                    overwrite=job.overwrite,
+                    protect=protect,
+                    expected_frames=source.frame_count,
+                )
                 if source.audio:
                     log.info("a PNG sequence has no audio: the input's audio is not kept")
             else:
@@ -171,6 +180,7 @@ def process_video(
                     time_base=source.time_base,
                     options=job.encoder,
                     audio_streams=source.audio,
+                    expected_frames=source.frame_count,
                 )
             with sink:
                 if background.needs_matte:

@@ -18,7 +18,7 @@ from livebg.compositing import Compositor
 from livebg.errors import UsageError
 from livebg.frames import to_uint8
 from livebg.matting.session import Matte
-from livebg.sinks.video_file import EncoderOptions
+from livebg.sinks.encoding import EncoderOptions
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession

@@ -54,6 +54,20 @@ def test_close_is_idempotent(vcam: Sent) -> None:  # noqa: F811
     assert vcam.closed == 1
 
 
+def test_it_keeps_the_sink_contract(vcam: Sent) -> None:  # noqa: F811
+    with VirtualCameraSink(64, 48, FPS, backend=BACKEND) as cam:
+        cam.write(solid((0, 255, 0), (48, 64)), time=0.0, pts=0)
+        deadline = time.monotonic() + 5
+        while not any(tuple(f[24, 32]) == (0, 255, 0) for f in vcam.frames) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert cam.finished and vcam.closed == 1
+    assert any(tuple(int(v) for v in f[24, 32]) == (0, 255, 0) for f in vcam.frames)
+    sent = len(vcam.frames)
+    cam.close()
+    time.sleep(3 / FPS)
+    assert vcam.closed == 1 and len(vcam.frames) == sent  # closed once, and nothing sent after
+
+
 def test_unknown_backend_lists_the_known_ones() -> None:
     with pytest.raises(UsageError, match="unknown virtual camera backend 'nope'; available:"):
         VirtualCameraSink(64, 48, 30, backend="nope")

@@ -1,9 +1,7 @@
-"""Writing a single still image (PNG, JPEG, WebP), written to a temporary name and moved into place."""
+"""Writing a single still image (PNG, JPEG, WebP, ...), safely (rules: :mod:`livebg.sinks.safe_write`)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,12 +10,22 @@ import cv2
 import numpy as np
 
 from livebg.errors import OutputError, UsageError
-from livebg.sinks.video_file import FinishOnExit, check_output_path, partial_path
+from livebg.sinks.base import SinkBase
+from livebg.sinks.safe_write import Partial, check_output, output_error
 
 _ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 
 
-class ImageFileSink(FinishOnExit):
+def encode_image(image: np.ndarray, suffix: str) -> bytes:
+    """``uint8`` RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` as the bytes of an image file of type ``suffix``."""
+    code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    ok, data = cv2.imencode(suffix, cv2.cvtColor(image, code))
+    if not ok:
+        raise OutputError(f"could not encode a {image.shape[1]}x{image.shape[0]} picture as {suffix}")
+    return data.tobytes()
+
+
+class ImageFileSink(SinkBase):
     """One picture; a second ``write`` is an error (use a video or a PNG folder for clips)."""
 
     def __init__(
@@ -25,13 +33,13 @@ class ImageFileSink(FinishOnExit):
     ) -> None:
         self.path = Path(path)
         self.alpha = alpha
-        check_output_path(self.path, overwrite=overwrite, protect=protect)
+        self.overwrite = overwrite
+        check_output(self.path, overwrite=overwrite, protect=protect)
         if alpha and self.path.suffix.lower() not in _ALPHA_SUFFIXES:
             raise UsageError(
                 f"transparent output cannot be stored in {self.path.suffix} images; use .png or .webp"
             )
-        self._tmp = partial_path(self.path)
-        self._finished = False
+        self._partial = Partial(self.path, protect=protect)
         self.frames_written = 0
 
     def write(self, image: np.ndarray, *, time: float | None = None, pts: int | None = None) -> None:
@@ -40,21 +48,21 @@ class ImageFileSink(FinishOnExit):
                 f"output {self.path} is a single image but the input has several frames; "
                 "use a video file or a folder ending in / for PNG frames"
             )
-        code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        if not cv2.imwrite(str(self._tmp), cv2.cvtColor(image, code)):
-            raise OutputError(f"could not write {self.path}; check free disk space and permissions")
+        data = encode_image(image, self.path.suffix)
+        try:
+            self._partial.path.write_bytes(data)
+        except OSError as exc:
+            raise output_error(exc, self.path) from None
         self.frames_written += 1
 
     def mux(self, packet: av.Packet) -> None:
         """A still image has no audio; packets are dropped."""
 
-    def close(self) -> None:
-        if not self._finished:
-            self._finished = True
-            os.replace(self._tmp, self.path)
+    def _finish(self) -> None:
+        if not self.frames_written:
+            raise OutputError(f"no picture was given for {self.path}, so none was written")
+        self._partial.publish(overwrite=self.overwrite)
 
-    def abort(self) -> None:
-        if not self._finished:
-            self._finished = True
-            with contextlib.suppress(FileNotFoundError):
-                self._tmp.unlink()
+    def _close(self) -> None:
+        if not self.finished:
+            self._partial.discard()

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from livebg.errors import MissingDependencyError, UsageError, VirtualCameraError
+from livebg.sinks.base import SinkBase
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,14 @@ def driver_instructions(system: str | None = None) -> str:
     )
 
 
-class VirtualCameraSink:
-    """Sends ``uint8 (H, W, 3)`` RGB pictures to a virtual camera at ``fps``; a context manager.
+class VirtualCameraSink(SinkBase):
+    """Sends ``uint8 (H, W, 3)`` RGB pictures to a virtual camera at ``fps``; a sink (see
+    :mod:`livebg.sinks.base`): ``finish()`` has nothing to complete, ``close()`` stops the camera.
 
     ``backend``/``device`` choose a pyvirtualcam backend and device (``None``: the first that works).
-    Pictures of another size are scaled to the camera's size. ``submit()`` never blocks; the sender
-    thread paces itself on its own clock. Raises :class:`VirtualCameraError` with per-OS instructions
-    when no virtual camera driver is present. ``close()`` is idempotent.
+    Pictures of another size are scaled to the camera's size. ``write()`` (or ``submit()``) never
+    blocks; the sender thread paces itself on its own clock. Raises :class:`VirtualCameraError` with
+    per-OS instructions when no virtual camera driver is present.
     """
 
     def __init__(
@@ -93,6 +95,10 @@ class VirtualCameraSink:
         self._thread = threading.Thread(target=self._run, name="livebg-virtual-camera", daemon=True)
         self._thread.start()
 
+    def write(self, image: np.ndarray, *, time: float | None = None, pts: int | None = None) -> None:
+        """Offer the newest picture (``time`` and ``pts`` are unused: the camera runs on its own clock)."""
+        self.submit(image)
+
     def submit(self, rgb: np.ndarray) -> None:
         """Offer the newest picture; it replaces one not yet sent. Re-raises a failure of the sender."""
         if self._error is not None:
@@ -128,18 +134,10 @@ class VirtualCameraSink:
             self._error = exc
             log.error("virtual camera %s stopped: %s", self.device, exc)
 
-    def close(self) -> None:
-        if self._stop.is_set():
-            return
+    def _close(self) -> None:
         self._stop.set()
         self._thread.join()
         self._cam.close()
-
-    def __enter__(self) -> VirtualCameraSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _no_driver_message(exc: RuntimeError, device: str | None) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from livebg.sinks.base import SinkBase
+
 log = logging.getLogger(__name__)
 
 
@@ -53,8 +55,9 @@ def hotkeys_help() -> str:
     return "\n".join(f"  {keys:<7} {action.value}" for keys, _, action in HOTKEYS)
 
 
-class PreviewWindow:
-    """An OpenCV window titled ``title``. ``show()`` draws a picture (mirrored when ``mirror``) with
+class PreviewWindow(SinkBase):
+    """An OpenCV window titled ``title``, a sink (see :mod:`livebg.sinks.base`): ``write()`` shows a
+    picture, ``close()`` removes the window. ``show()`` draws a picture (mirrored when ``mirror``) with
     optional HUD lines and the help overlay; ``poll()`` returns the actions asked for since the last call,
     including :attr:`Action.QUIT` when the window was closed with its close button."""
 
@@ -63,7 +66,7 @@ class PreviewWindow:
         self.mirror = mirror
         self.show_help = False
         self._shown = False
-        self._closed = False
+        self._dismissed = False  # closed by the user
         if sys.platform.startswith("linux") and _loaded_before("av", "cv2"):
             log.warning(
                 "PyAV was imported before OpenCV: its private libxcb can make OpenCV's window hang "
@@ -72,9 +75,13 @@ class PreviewWindow:
         # GUI_NORMAL: no toolbar or status bar, so the picture fills the window.
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
 
+    def write(self, image: np.ndarray, *, time: float | None = None, pts: int | None = None) -> None:
+        """Display ``uint8 (H, W, 3)`` RGB (without HUD lines)."""
+        self.show(image)
+
     def show(self, rgb: np.ndarray, hud: Sequence[str] = ()) -> None:
         """Display ``uint8 (H, W, 3)`` RGB, then the HUD lines (top left) and the help overlay."""
-        if self._closed:
+        if self._dismissed or self._closed:
             return
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         if self.mirror:
@@ -91,7 +98,7 @@ class PreviewWindow:
 
     def poll(self, wait_ms: int = 1) -> list[Action]:
         """Process window events for up to ``wait_ms`` milliseconds; the actions asked for."""
-        if self._closed:
+        if self._dismissed or self._closed:
             return [Action.QUIT]
         actions = []
         key = cv2.waitKey(wait_ms)
@@ -100,7 +107,7 @@ class PreviewWindow:
             if action is not None:
                 actions.append(action)
         if self._shown and not self._visible():
-            self._closed = True
+            self._dismissed = True
             actions.append(Action.QUIT)
         return actions
 
@@ -112,22 +119,13 @@ class PreviewWindow:
             # about it afterwards raises instead of answering 0.
             return False
 
-    def close(self) -> None:
-        if self._closed and not self._shown:
-            return
-        self._closed = True
+    def _close(self) -> None:
         self._shown = False
         try:
             cv2.destroyWindow(self.title)
             cv2.waitKey(1)  # lets the GUI thread actually remove the window
         except cv2.error:
             pass  # already gone (closed by the user)
-
-    def __enter__(self) -> PreviewWindow:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _loaded_before(first: str, second: str) -> bool:
