@@ -176,6 +176,17 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("long") / "long.mp4", frames=1500)
 
 
+def _writing(folder: Path) -> bool:
+    """Whether a partial in ``folder`` has received encoded data (the run is in its frames)."""
+    for partial in _partials(folder):
+        try:
+            if partial.stat().st_size > 0:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def _as_in_a_terminal() -> None:
     # The test runner may ignore these (nohup, background jobs); a child inherits that.
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
@@ -194,8 +205,8 @@ def _livebg(*args: str, **kwargs: object) -> subprocess.Popen[str]:
 def test_stop_signals_mid_run_leave_nothing(long_clip: Path, tmp_path: Path) -> None:
     """SIGTERM (kill, a service manager) and SIGHUP (a closed terminal), each followed by a Ctrl-C during
     the cleanup, end the run with one line, the shell's exit code and no partial. The two runs go at
-    once; each is signalled 0.2 s after its partial appeared, when it is in the frames. (Ctrl-C itself
-    is the same handler: tests/test_terminal.py.)"""
+    once; each is signalled 0.2 s after the first encoded bytes reached its partial, when it is surely
+    in the frames. (Ctrl-C itself is the same handler: tests/test_terminal.py.)"""
     cases = {"SIGTERM": [signal.SIGTERM, signal.SIGINT], "SIGHUP": [signal.SIGHUP, signal.SIGINT]}
     runs = {}
     for name in cases:
@@ -211,7 +222,7 @@ def test_stop_signals_mid_run_leave_nothing(long_clip: Path, tmp_path: Path) -> 
         for name in sorted(waiting):
             folder, process = runs[name]
             assert process.poll() is None, f"{name}: livebg ended before it was signalled"
-            if name not in appeared and _partials(folder):
+            if name not in appeared and _writing(folder):
                 appeared[name] = time.monotonic()
             if name in appeared and time.monotonic() - appeared[name] >= 0.2:
                 for signum in cases[name]:
