@@ -1,4 +1,4 @@
-"""`livebg video`: the output plays exactly like the input, and no user data is ever lost."""
+"""`livebg video` end to end through the file pipeline (livebg/transcode.py): frames, timestamps, audio, refusals."""
 
 from __future__ import annotations
 
