@@ -1,4 +1,5 @@
-"""`livebg video` end to end through the file pipeline (livebg/transcode.py): frames, timestamps, audio, refusals."""
+"""`livebg video` end to end through the file pipeline (livebg/transcode.py): frames, timestamps,
+audio, refusals."""
 
 from __future__ import annotations
 
