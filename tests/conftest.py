@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .fakes import SentFrames
 
 
 def _shared_dir() -> Path | None:
@@ -45,3 +50,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Never touch the user's weights caches (ours and torch hub's) from a test."""
     monkeypatch.setenv("LIVEBG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "livebg-cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))
+
+
+@pytest.fixture()
+def vcam() -> Iterator[SentFrames]:
+    """A pyvirtualcam backend registered as ``fakes.VCAM_BACKEND`` that records every frame sent to it."""
+    import pyvirtualcam
+
+    from .fakes import VCAM_BACKEND, SentFrames
+
+    sent = SentFrames()
+    sent.register(VCAM_BACKEND)
+    yield sent
+    pyvirtualcam.camera.BACKENDS.pop(VCAM_BACKEND, None)

@@ -123,3 +123,16 @@ def read_frames(path: Path, fmt: str = "rgb24", codec: str | None = None) -> lis
         for packet in c.demux(stream):
             out += [f.to_ndarray(format=fmt) for f in ctx.decode(packet)]
         return out
+
+
+def solid(colour: tuple[int, int, int], size: tuple[int, int] = (120, 160)) -> np.ndarray:
+    """A ``uint8 (H, W, 3)`` RGB picture of one colour; ``size`` = (height, width)."""
+    return np.full((*size, 3), colour, np.uint8)
+
+
+def moving_square(i: int, size: tuple[int, int] = (120, 160)) -> np.ndarray:
+    """Green picture with a red 32x32 square that moves 8 px to the right per frame."""
+    rgb = solid((0, 255, 0), size)
+    x = (8 * i) % (size[1] - 32)
+    rgb[40:72, x : x + 32] = (255, 0, 0)
+    return rgb

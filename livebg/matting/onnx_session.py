@@ -108,6 +108,9 @@ class ExportedGraphSession:
     def current_ratio(self, height: int, width: int) -> float:
         return self.downsample_ratio or auto_downsample_ratio(height, width)
 
+    def set_downsample_ratio(self, ratio: float | None) -> None:
+        self.downsample_ratio = ratio
+
     def reset(self) -> None:
         with self._lock:
             runner = self._runners.get(self._key) if self._key is not None else None

@@ -37,6 +37,12 @@ class RVMSession:
     def current_ratio(self, height: int, width: int) -> float:
         return self.downsample_ratio or auto_downsample_ratio(height, width)
 
+    def set_downsample_ratio(self, ratio: float | None) -> None:
+        self.downsample_ratio = ratio
+
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        """Nothing to compile ahead: PyTorch runs eagerly."""
+
     def reset(self) -> None:
         self._state = _EMPTY
         self._key = None

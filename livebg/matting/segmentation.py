@@ -161,6 +161,12 @@ class SegmentationSession:
     def current_ratio(self, height: int, width: int) -> float:
         return self.downsample_ratio or auto_downsample_ratio(height, width, self.target_size)
 
+    def set_downsample_ratio(self, ratio: float | None) -> None:
+        self.downsample_ratio = ratio
+
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        """Nothing to compile ahead: PyTorch runs eagerly."""
+
     def reset(self) -> None:
         if self.smoother is not None:
             self.smoother.reset()

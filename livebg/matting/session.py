@@ -35,8 +35,8 @@ class MattingSession(Protocol):
     at once), and returns a :class:`Matte` of the same height and width per frame. A change of frame
     size resets the state by itself. ``downsample_ratio`` is the scale at which the network sees the
     frame (``None``: chosen automatically from the frame size); live mode lowers it to hold a frame
-    rate. ``backend`` names the runtime that runs the network (``torch``, ``onnxruntime``,
-    ``openvino``).
+    rate (:meth:`set_downsample_ratio`). ``backend`` names the runtime that runs the network
+    (``torch``, ``onnxruntime``, ``openvino``).
     """
 
     name: str
@@ -51,6 +51,15 @@ class MattingSession(Protocol):
 
     def current_ratio(self, height: int, width: int) -> float:
         """The downsample ratio used for a frame of this size."""
+        ...
+
+    def set_downsample_ratio(self, ratio: float | None) -> None:
+        """Use ``ratio`` from the next frame on (``None``: automatic)."""
+        ...
+
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        """Compile what ``(height, width)`` frames at ``ratio`` need ahead of use (a no-op for sessions
+        that compile nothing); callable from another thread while frames go through."""
         ...
 
 

@@ -315,12 +315,22 @@ class CameraSource:
         """A source for ``settings``, opened with :func:`open_reader`."""
         return cls(lambda: open_reader(settings), name=f"camera {settings.camera}", backoff=backoff)
 
+    def open(self) -> CaptureInfo:
+        """Open the device in the calling thread (errors surface here) without capturing yet: what it
+        delivers is known, and a file played as the camera starts its clock only with :meth:`start`."""
+        info = self.info
+        if info is None:
+            reader = self._open_device()
+            self._connect(reader)
+            info = reader.info
+        return info
+
     def start(self) -> CameraSource:
-        """Open the device in the calling thread (errors surface here), then start capturing."""
+        """Open the device if :meth:`open` has not, then start capturing."""
         if self._thread is not None:
             return self
+        self.open()
         self._started_at = time.perf_counter()
-        self._connect(self._open_device())
         self._thread = threading.Thread(target=self._run, name="livebg-capture", daemon=True)
         self._thread.start()
         return self
