@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from livebg.config import ModelConfig
+from livebg.config import CaptureSettings, ModelConfig
 from livebg.sinks.recorder import check_recording_path
 from livebg.sinks.snapshot import check_snapshot_folder
-from livebg.sources.camera import CaptureSettings
 
 
 @dataclass(frozen=True)
