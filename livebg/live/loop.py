@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from livebg.backgrounds import Background, parse_background
 from livebg.compositing import Compositor
@@ -83,36 +84,25 @@ def run_live(
             )
             stats.snapshots = controls.snapshots
             source.start()
-            _Loop(config, source, step, outputs, controls, ratio, stats).run(stop or threading.Event())
+            loop = _Loop(config, source, step, outputs, controls, ratio, stats, size=stats.capture_size)
+            loop.run(stop or threading.Event())
         except KeyboardInterrupt:
             log.info("stopped (Ctrl-C)")
     stats.captured, stats.reconnects, stats.resets = source.captured, source.reconnects, step.resets
-    log.info(
-        "live: %d frames in %.1f s (%.1f fps), %d dropped at capture, latency p50 %.0f ms, p95 %.0f ms",
-        stats.frames,
-        stats.seconds,
-        stats.fps,
-        stats.dropped,
-        1000 * stats.latency_percentile(50),
-        1000 * stats.latency_percentile(95),
-    )
+    log.info("%s", stats.summary())
     return stats
 
 
+@dataclass
 class _Loop:
-    def __init__(
-        self,
-        config: LiveConfig,
-        source: CameraSource,
-        step: FrameStep,
-        outputs: Outputs,
-        controls: Controls,
-        ratio: RatioControl,
-        stats: LiveStats,
-    ) -> None:
-        self.config, self.source, self.step, self.outputs = config, source, step, outputs
-        self.controls, self.ratio, self.stats = controls, ratio, stats
-        self.size = stats.capture_size or (0, 0)  # of the latest frame
+    config: LiveConfig
+    source: CameraSource
+    step: FrameStep
+    outputs: Outputs
+    controls: Controls
+    ratio: RatioControl
+    stats: LiveStats
+    size: tuple[int, int] = (0, 0)  # of the latest frame, for the HUD
 
     def run(self, stop: threading.Event) -> None:
         source, outputs, controls = self.source, self.outputs, self.controls

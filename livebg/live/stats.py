@@ -67,3 +67,11 @@ class LiveStats:
         """The ``q``-th percentile (0-100) of the latency over the window, in seconds (NaN without
         frames)."""
         return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
+
+    def summary(self) -> str:
+        """One line for the log at the end of a run."""
+        return (
+            f"live: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), {self.dropped} "
+            f"dropped at capture, latency p50 {1000 * self.latency_percentile(50):.0f} ms, "
+            f"p95 {1000 * self.latency_percentile(95):.0f} ms"
+        )
