@@ -88,6 +88,9 @@ class FakeSession:
     def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
         self.prepared.append((height, width, ratio))
 
+    def fork(self) -> FakeSession:
+        return FakeSession(self.alpha, self.delay)
+
 
 def red_is_person(src: Tensor) -> Tensor:
     """Alpha 1 where the frame is red (R above half), else 0."""
