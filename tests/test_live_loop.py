@@ -109,7 +109,10 @@ def test_latency_stays_bounded_when_the_model_is_slower_than_the_camera(vcam: Se
 
     assert stats.captured >= 50
     assert stats.frames <= stats.captured / 2  # the rest was dropped at capture ...
-    assert np.median(behind) == 0 and max(behind) <= 2, behind  # ... never queued
+    # ... never queued: at most a frame or two arrive between taking one and the model starting on it
+    # (three on a very busy machine), and that does not grow.
+    third = len(behind) // 3
+    assert max(behind) <= 3 and np.median(behind[-third:]) <= np.median(behind[:third]) + 1, behind
     assert min(stats.latencies) >= delay  # each latency holds its frame's processing
     # The virtual camera kept its pace by sending pictures again.
     assert stats.virtual_camera_repeats >= len(vcam.frames) / 2
@@ -252,7 +255,7 @@ def test_record_writes_the_live_result(tmp_path: Path) -> None:
     assert found.frames == stats.recorded == stats.frames >= 20
     # Real time, not frame count: each frame is stamped with the moment it was output.
     times = np.array([float(t) for t in found.times])
-    assert np.all(np.diff(times) > 0)
+    assert times[0] == 0 and np.all(np.diff(times) > 0)
     assert np.diff(times) == pytest.approx(np.diff(stats.frame_times), abs=2 / 90000)
 
 
@@ -322,18 +325,18 @@ def test_ctrl_c_stops_like_quitting_and_keeps_the_recording(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["live.mp4", "red.mp4"]
 
 
-def test_ctrl_c_while_the_model_loads_stops_before_the_camera_opens(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_ctrl_c_while_the_model_loads_stops_before_capturing_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vcam: SentFrames
 ) -> None:
-    opened: list[str] = []
-
     def interrupted(config: object) -> FakeSession:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(livebg.live.loop, "create_session", interrupted)
-    source = CameraSource(lambda: opened.append("camera") or ScriptedReader([solid((0, 0, 0))]))
+    reader = ScriptedReader([solid((255, 0, 0))] * 5)
+    source = CameraSource(lambda: reader, name="camera test")
     stats = run_live(live_config("test", record=tmp_path / "live.mp4"), source=source)
-    assert stats.frames == 0 and opened == []
+    assert stats.frames == 0 and source.captured == 0 and reader.closed
+    assert vcam.closed == 1  # the outputs opened with the camera, and closed
     assert list(tmp_path.iterdir()) == []  # nothing was recorded, so nothing is left
 
 

@@ -50,11 +50,12 @@ def run_live(
     shutdown included: the recording is finished and kept.
 
     ``session`` and ``source`` replace the ones built from ``config`` (tests, benchmarks); a given
-    source is opened and started here if it was not. The model is loaded and made ready for the
-    camera's picture size before capturing starts, so a clip used as the camera does not play on while
-    it loads. Raises :class:`OutputError` (bad ``record`` or ``snapshot_dir``) before anything loads,
-    :class:`CameraError` when the camera cannot be opened, :class:`VirtualCameraError` when no virtual
-    camera driver is present.
+    source is opened and started here if it was not. The camera is opened and the outputs with it
+    first, then the model is loaded and made ready for the camera's picture size, and only then does
+    capturing start, so a clip used as the camera does not play on while the model loads. Raises
+    :class:`OutputError` (bad ``record`` or ``snapshot_dir``) before anything loads,
+    :class:`CameraError` when the camera cannot be opened, :class:`VirtualCameraError` when no
+    virtual camera driver is present.
     """
     check_live_config(config)
     stats = LiveStats()
@@ -65,16 +66,17 @@ def run_live(
         stack.callback(uninterrupted(compositor.close))
         stack.callback(uninterrupted(source.close))
         try:
-            if step.session is None and step.needs_matte:
-                _load_session(step, config.model)
-            info = source.open()
+            info = source.open()  # what the camera delivers; a clip's clock starts only with start()
             stats.capture_size, stats.capture_fps = (info.height, info.width), info.fps
-            if step.session is not None:  # compile for this size before a clip's clock starts
-                step.session.prepare(info.height, info.width, step.session.current_ratio(*stats.capture_size))
             ratio = stack.enter_context(RatioControl(target_rate(config.target_fps, info.fps)))
-            outputs = Outputs(config, info)
+            outputs = Outputs(config, info)  # before the model: a missing driver is said at once
             stack.callback(_count_outputs, stats, outputs)  # runs once the outputs have closed
             stack.enter_context(outputs)
+            if step.session is None and step.needs_matte:
+                _load_session(step, config.model)
+            if step.session is not None:  # compile for this size before a clip's clock starts
+                step.session.prepare(info.height, info.width, step.session.current_ratio(*stats.capture_size))
+            outputs.open_window()
             controls = Controls(
                 compositor,
                 outputs,

@@ -43,7 +43,8 @@ def placeholder_frame(height: int, width: int, message: str = PLACEHOLDER_MESSAG
 class Outputs:
     """The outputs ``config`` asks for, at the camera's size and rate (``info``); a context manager.
 
-    Entering opens them (the virtual camera raises :class:`VirtualCameraError` without a driver).
+    Entering opens the virtual camera (:class:`VirtualCameraError` without a driver) and the recording;
+    :meth:`open_window` the preview window.
     Leaving normally or by Ctrl-C finishes the recording, leaving by another error discards it; either
     way each output is closed, and a second Ctrl-C meanwhile cannot cut that short. ``picture``: the
     last live picture sent (for snapshots and redraws; ``None`` while the placeholder shows).
@@ -59,7 +60,7 @@ class Outputs:
         self.placeholders = 0
         self._view: np.ndarray | None = None
         self._size = (info.height, info.width)
-        self._started = time.perf_counter()
+        self._started: float | None = None  # the recording's time 0: its first picture
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Outputs:
@@ -85,10 +86,16 @@ class Outputs:
                     protect=[camera] if camera else [],
                 )
                 stack.callback(uninterrupted(self.recorder.close))
-            if config.window:
-                self.window = stack.enter_context(PreviewWindow("livebg", mirror=config.mirror_preview))
             self._stack = stack.pop_all()
         return self
+
+    def open_window(self) -> None:
+        """Open the preview window, when ``config`` asks for one, in the thread that will poll it (once
+        the model is ready: a window nobody polls while it loads would look hung)."""
+        if self.config.window and self.window is None:
+            self.window = self._stack.enter_context(
+                PreviewWindow("livebg", mirror=self.config.mirror_preview)
+            )
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
         with self._stack:
@@ -132,4 +139,6 @@ class Outputs:
         if self.virtual_camera is not None:
             self.virtual_camera.submit(picture)
         if self.recorder is not None:
+            if self._started is None:
+                self._started = at
             self.recorder.write(picture, time=at - self._started)
