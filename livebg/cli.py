@@ -362,16 +362,9 @@ def _add_webcam_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_webcam(args: argparse.Namespace) -> int:
-    if args.record is not None:  # checked before torch loads
-        from livebg.sinks.encoding import EncoderOptions
-        from livebg.sinks.safe_write import check_output, existing_paths
-
-        protect = existing_paths(args.camera, args.background, args.weights)
-        check_output(args.record, overwrite=args.overwrite, protect=protect)
-        EncoderOptions().check(args.record)
-
-    from livebg.live import LiveConfig, run_live
-    from livebg.sources.camera import CaptureSettings
+    import livebg.live
+    from livebg.config import CaptureSettings
+    from livebg.live import LiveConfig
 
     config = LiveConfig(
         capture=CaptureSettings(
@@ -394,7 +387,8 @@ def _run_webcam(args: argparse.Namespace) -> int:
         target_fps=None if args.target_fps == "camera" and args.downsample_ratio else args.target_fps,
         duration=args.duration,
     )
-    run_live(config)
+    livebg.live.check_live_config(config)  # before torch is imported: refusals come at once
+    livebg.live.run_live(config)
     return 0
 
 

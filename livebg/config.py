@@ -17,6 +17,19 @@ OUTPUT_TYPES = ("composite", "alpha", "foreground")
 
 
 @dataclass(frozen=True)
+class CaptureSettings:
+    """What to capture. ``camera``: an index (``"0"``), a device path (``/dev/video2``), a video file or a
+    stream URL. ``width``/``height``/``fps`` are requests (``None``: the device's default); a file is
+    scaled to the requested size but always plays at its own frame rate; ``loop`` restarts a file."""
+
+    camera: str = "0"
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    loop: bool = False
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Which matting model to run, where, and how.
 

@@ -8,8 +8,12 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .fakes import SentFrames
 
 
 def _shared_dir() -> Path | None:
@@ -73,3 +77,16 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     yield mount
     for folder in reversed(mounted):
         subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture()
+def vcam() -> Iterator[SentFrames]:
+    """A pyvirtualcam backend registered as ``fakes.VCAM_BACKEND`` that records every frame sent to it."""
+    import pyvirtualcam
+
+    from .fakes import VCAM_BACKEND, SentFrames
+
+    sent = SentFrames()
+    sent.register(VCAM_BACKEND)
+    yield sent
+    pyvirtualcam.camera.BACKENDS.pop(VCAM_BACKEND, None)

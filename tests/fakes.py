@@ -1,12 +1,20 @@
-"""Model stand-ins: a session for tests that check what the pipeline does with a matte it knows in
-advance, and registry entries for tests of the weights cache."""
+"""Stand-ins for tests: sessions whose matte is known in advance, registry entries for tests of
+the weights cache, a camera that plays a script, and a virtual camera backend that records what it is
+sent."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pyvirtualcam
 import torch
+from torch import Tensor
 
 from livebg.matting.registry import ModelSpec, WeightsSpec
 from livebg.matting.session import Matte, check_ratio
+from livebg.sources.camera import CaptureInfo
 
 
 class DiscSession:
@@ -68,3 +76,119 @@ def tiny_spec(
     fields.update(weights)
     architecture = "mobilenetv3" if kind == "rvm" else "lraspp_mobilenet_v3_large"
     return ModelSpec(name, kind, architecture, "a tiny test checkpoint", WeightsSpec(**fields))
+
+    def fork(self) -> DiscSession:
+        return DiscSession()
+
+
+class FakeSession:
+    """A session whose matte is a function of the frame it is given, ``delay`` seconds each; records
+    the frame sizes it saw, its calls and resets. ``prepared`` lists its ``prepare`` calls."""
+
+    name = "fake"
+    backend = "test"
+    device = torch.device("cpu")
+    dtype = torch.float32
+
+    def __init__(self, alpha: Callable[[Tensor], Tensor], delay: float = 0.0) -> None:
+        self.alpha = alpha
+        self.delay = delay
+        self.downsample_ratio: float | None = None
+        self.resets = 0
+        self.calls = 0
+        self.sizes: list[tuple[int, int]] = []
+        self.prepared: list[tuple[int, int, float | None]] = []
+
+    def __call__(self, src: Tensor) -> Matte:
+        self.calls += 1
+        self.sizes.append((src.shape[-2], src.shape[-1]))
+        if self.delay:
+            time.sleep(self.delay)
+        return Matte(alpha=self.alpha(src))
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def current_ratio(self, height: int, width: int) -> float:
+        return self.downsample_ratio or 1.0
+
+    def set_downsample_ratio(self, ratio: float | None) -> None:
+        self.downsample_ratio = ratio
+
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        self.prepared.append((height, width, ratio))
+
+    def fork(self) -> FakeSession:
+        return FakeSession(self.alpha, self.delay)
+
+
+def red_is_person(src: Tensor) -> Tensor:
+    """Alpha 1 where the frame is red (R above half), else 0."""
+    return (src[:, :1] > 0.5).to(src.dtype)
+
+
+def everything_is_person(src: Tensor) -> Tensor:
+    return torch.ones_like(src[:, :1])
+
+
+class ScriptedReader:
+    """A camera (a :class:`~livebg.sources.camera.FrameReader`) that delivers ``pictures`` at ``fps``,
+    then raises (``fail``) or ends."""
+
+    def __init__(self, pictures: list[np.ndarray], *, fail: bool = False, fps: float = 30) -> None:
+        height, width = pictures[0].shape[:2]
+        self.info = CaptureInfo(width, height, fps, "TEST", "scripted")
+        self._pictures = iter(pictures)
+        self._fail = fail
+        self.closed = False
+
+    def read(self) -> np.ndarray | None:
+        time.sleep(1 / self.info.fps)
+        picture = next(self._pictures, None)
+        if picture is None and self._fail:
+            raise OSError("device unplugged")
+        return picture
+
+    def close(self) -> None:
+        self.closed = True
+
+
+VCAM_BACKEND = "livebg-test-recorder"
+"""The pyvirtualcam backend name the ``vcam`` fixture (conftest.py) registers."""
+
+
+class SentFrames:
+    """What a virtual camera registered with :meth:`register` as pyvirtualcam backend ``name`` was
+    sent: every frame (``uint8 (H, W, 3)``) with the ``time.perf_counter()`` it arrived at, what it
+    was opened with, and how often it was closed."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.opened: dict[str, object] = {}
+        self.closed = 0
+
+    def register(self, name: str) -> None:
+        sent = self
+
+        class RecordingBackend:
+            def __init__(
+                self, *, width: int, height: int, fps: float, fourcc: int, device: str | None
+            ) -> None:
+                sent.opened = dict(width=width, height=height, fps=fps, fourcc=fourcc, device=device)
+                self._shape = (height, width, 3)
+
+            def send(self, frame: np.ndarray) -> None:
+                sent.times.append(time.perf_counter())
+                sent.frames.append(frame.reshape(self._shape).copy())
+
+            def close(self) -> None:
+                sent.closed += 1
+
+            def device(self) -> str:
+                return "test-camera"
+
+            def native_fourcc(self) -> int | None:
+                return None
+
+        pyvirtualcam.register_backend(name, RecordingBackend)

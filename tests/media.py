@@ -238,3 +238,16 @@ def levels(a: torch.Tensor, b: torch.Tensor) -> int:
         return t.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).to(torch.int16)
 
     return int((to_u8(a) - to_u8(b)).abs().max())
+
+
+def solid(colour: tuple[int, int, int], size: tuple[int, int] = (120, 160)) -> np.ndarray:
+    """A ``uint8 (H, W, 3)`` RGB picture of one colour; ``size`` = (height, width)."""
+    return np.full((*size, 3), colour, np.uint8)
+
+
+def moving_square(i: int, size: tuple[int, int] = (120, 160)) -> np.ndarray:
+    """Green picture with a red 32x32 square that moves 8 px to the right per frame."""
+    rgb = solid((0, 255, 0), size)
+    x = (8 * i) % (size[1] - 32)
+    rgb[40:72, x : x + 32] = (255, 0, 0)
+    return rgb

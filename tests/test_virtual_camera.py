@@ -15,14 +15,18 @@ import pytest
 from livebg.errors import UsageError, VirtualCameraError
 from livebg.sinks.virtual_camera import LINUX_DRIVER_COMMAND, VirtualCameraSink, driver_instructions
 
-from .test_live import BACKEND, FPS, Sent, solid, vcam, write_clip  # noqa: F401 (vcam is a fixture)
+from .fakes import VCAM_BACKEND as BACKEND
+from .fakes import SentFrames as Sent
+from .media import solid, write_video
+
+FPS = 30
 
 
 def no_loopback_driver() -> bool:
     return sys.platform == "linux" and not Path("/sys/module/v4l2loopback").exists()
 
 
-def test_frames_arrive_rgb_at_the_camera_size_and_a_steady_rate(vcam: Sent) -> None:  # noqa: F811
+def test_frames_arrive_rgb_at_the_camera_size_and_a_steady_rate(vcam: Sent) -> None:
     with VirtualCameraSink(160, 120, FPS, backend=BACKEND) as cam:
         assert (cam.width, cam.height, cam.fps, cam.backend, cam.device) == (
             160,
@@ -47,14 +51,14 @@ def test_frames_arrive_rgb_at_the_camera_size_and_a_steady_rate(vcam: Sent) -> N
     assert abs(np.median(gaps) - 1 / FPS) < 0.15 / FPS and gaps.max() < 3 / FPS
 
 
-def test_close_is_idempotent(vcam: Sent) -> None:  # noqa: F811
+def test_close_is_idempotent(vcam: Sent) -> None:
     cam = VirtualCameraSink(64, 48, 10, backend=BACKEND)
     cam.close()
     cam.close()
     assert vcam.closed == 1
 
 
-def test_it_keeps_the_sink_contract(vcam: Sent) -> None:  # noqa: F811
+def test_it_keeps_the_sink_contract(vcam: Sent) -> None:
     with VirtualCameraSink(64, 48, FPS, backend=BACKEND) as cam:
         cam.write(solid((0, 255, 0), (48, 64)), time=0.0, pts=0)
         deadline = time.monotonic() + 5
@@ -92,7 +96,7 @@ def test_instructions_per_system() -> None:
 
 @pytest.mark.skipif(not no_loopback_driver(), reason="needs Linux without the v4l2loopback driver")
 def test_cli_without_driver_exits_nonzero_with_one_line(tmp_path: Path) -> None:
-    clip = write_clip(tmp_path / "red.mp4", [solid((255, 0, 0))] * 5)
+    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0))] * 5, crf=8)
     result = subprocess.run(
         [sys.executable, "-m", "livebg", "webcam", "--camera", str(clip), "--no-window", "--virtual-camera"],
         capture_output=True,

@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 import pytest
 
-from .test_live import solid, write_clip
+from .media import solid, write_video
 
 pytestmark = pytest.mark.display
 
@@ -37,26 +38,42 @@ TOOLS = ("Xvfb", "xdotool", "import")
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[dict[str, str]]:
-    """A running Xvfb server (black root window, no window manager); yields the environment to use."""
+    """An Xvfb server of our own (black root window, no window manager) on a display number it chose
+    itself (``-displayfd``), never one another program runs; yields the environment to use."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)} (apt-get install xvfb xdotool imagemagick)")
-    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    read_end, write_end = os.pipe()
     server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "640x480x24", "-br", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24", "-br", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    os.close(write_end)
     try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.skip("Xvfb did not start")
-            time.sleep(0.05)
+        number = _read_display_number(read_end, timeout=10)
+        if number is None:
+            pytest.skip("Xvfb did not start")
         yield {**os.environ, "DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"}
     finally:
+        os.close(read_end)
         server.terminate()
         server.wait(timeout=10)
+
+
+def _read_display_number(fd: int, timeout: float) -> str | None:
+    """The display number Xvfb writes to ``fd`` (a line) once it accepts connections."""
+    text = b""
+    deadline = time.monotonic() + timeout
+    while not text.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, 64) if ready else b""
+        if not chunk:
+            return None  # timed out, or Xvfb exited
+        text += chunk
+    number = text.decode().strip()
+    return number if number.isdigit() else None
 
 
 class LiveWindow:
@@ -206,6 +223,7 @@ def test_window_shows_the_person_over_the_background_and_obeys_hotkeys(
     clip = data_dir / "talking_head_man_plain_wall_480.mp4"
     args = ["--camera", str(clip), "--loop", "--width", "192", "--height", "192"]
     args += ["--background", "#0000ff", "--no-hud", "--weights", str(rvm_checkpoint), "--device", "cpu"]
+    args += ["--target-fps", "off"]  # a busy machine would lower the ratio until the person vanishes
     live = LiveWindow(args, display, tmp_path)
     try:
 
@@ -251,7 +269,7 @@ def test_quit_keys_end_cleanly_and_the_preview_is_mirrored(
 ) -> None:
     picture = solid((255, 0, 0), (96, 128))
     picture[:, 64:] = (0, 0, 255)  # red on the left, blue on the right
-    clip = write_clip(tmp_path / "halves.mp4", [picture] * 30)
+    clip = write_video(tmp_path / "halves.mp4", [picture] * 30, crf=8)
     live = LiveWindow(
         ["--camera", str(clip), "--loop", "--background", "none", "--no-hud"], display, tmp_path
     )
@@ -313,7 +331,7 @@ def test_window_and_virtual_camera_together(display: dict[str, str], tmp_path: P
     report = tmp_path / "virtual_camera.json"
     picture = solid((255, 0, 0), (96, 128))
     picture[:, 64:] = (0, 0, 255)
-    clip = write_clip(tmp_path / "halves.mp4", [picture] * 30)
+    clip = write_video(tmp_path / "halves.mp4", [picture] * 30, crf=8)
     args = ["--camera", str(clip), "--loop", "--background", "none", "--no-hud"]
     args += ["--virtual-camera", "--virtual-camera-backend", "recorder"]
     live = LiveWindow(args, display, tmp_path, command=[sys.executable, str(driver), str(report), "webcam"])

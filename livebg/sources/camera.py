@@ -20,6 +20,7 @@ from typing import NamedTuple, Protocol
 import cv2
 import numpy as np
 
+from livebg.config import CaptureSettings
 from livebg.errors import CameraError, InputNotFoundError
 from livebg.frames import Frame
 from livebg.sources.media import MediaInput, Picture, is_url
@@ -27,19 +28,6 @@ from livebg.sources.media import MediaInput, Picture, is_url
 _CAMERA_REMEDY = "pass a camera index, a device path, a video file or a stream URL"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CaptureSettings:
-    """What to capture. ``camera``: an index (``"0"``), a device path (``/dev/video2``), a video file or a
-    stream URL. ``width``/``height``/``fps`` are requests (``None``: the device's default); a file is
-    scaled to the requested size but always plays at its own frame rate; ``loop`` restarts a file."""
-
-    camera: str = "0"
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    loop: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,12 +272,22 @@ class CameraSource:
         """A source for ``settings``, opened with :func:`open_reader`."""
         return cls(lambda: open_reader(settings), name=f"camera {settings.camera}", backoff=backoff)
 
+    def open(self) -> CaptureInfo:
+        """Open the device in the calling thread (errors surface here) without capturing yet: what it
+        delivers is known, and a file played as the camera starts its clock only with :meth:`start`."""
+        info = self.info
+        if info is None:
+            reader = self._open_device()
+            self._connect(reader)
+            info = reader.info
+        return info
+
     def start(self) -> CameraSource:
-        """Open the device in the calling thread (errors surface here), then start capturing."""
+        """Open the device if :meth:`open` has not, then start capturing."""
         if self._thread is not None:
             return self
+        self.open()
         self._started_at = time.perf_counter()
-        self._connect(self._open_device())
         self._thread = threading.Thread(target=self._run, name="livebg-capture", daemon=True)
         self._thread.start()
         return self

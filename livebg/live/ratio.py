@@ -2,16 +2,122 @@
 
 The matting network's cost grows with the square of the downsample ratio, so live mode steps the ratio
 down a ladder when frames take longer than the target rate allows and back up when there is clear
-headroom. Pure logic: the live loop feeds it measured times and applies the ratio it returns.
+headroom. :class:`RatioController` is the pure decision logic, fed measured times;
+:class:`RatioControl` applies its decisions to the session and, through :class:`GraphPreparer`,
+compiles the ladder's other ratios in a thread of its own so a later step does not stall the picture.
+That thread stops between two ratios when live mode ends: quitting waits at most for the one compile
+in progress, never for the rest of the ladder.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
+import threading
 from collections import deque
+from typing import TYPE_CHECKING, Literal
 
 from livebg.errors import UsageError
+from livebg.live.shutdown import uninterrupted
+
+if TYPE_CHECKING:
+    from livebg.matting.session import MattingSession
+
+log = logging.getLogger(__name__)
+
+
+def target_rate(target: float | Literal["camera"] | None, camera_fps: float | None) -> float | None:
+    """The frame rate to hold: ``target`` itself, or for ``"camera"`` the camera's own rate at most 30
+    fps (a 60 fps camera is not worth a coarse matte; a camera that reports none is taken as 30)."""
+    if target == "camera":
+        return min(camera_fps or 30.0, 30.0)
+    return target
+
+
+class RatioControl:
+    """Holds ``target_fps`` (``None``: off, the ratio stays) for one live stream.
+
+    :meth:`update` takes the model-and-composite time of each matted frame. The first one starts a
+    :class:`RatioController` whose ladder begins at the ratio the session uses for that frame size,
+    and a :class:`GraphPreparer` for the ladder's other ratios; a change the controller decides is
+    applied with ``session.set_downsample_ratio``. Use it as a context manager: leaving it stops the
+    preparer (see :meth:`close`).
+    """
+
+    def __init__(self, target_fps: float | None) -> None:
+        self.target_fps = target_fps
+        self.controller: RatioController | None = None
+        self.preparer: GraphPreparer | None = None
+
+    def update(self, session: MattingSession, size: tuple[int, int], seconds: float) -> None:
+        """Feed the ``seconds`` one ``size`` = ``(height, width)`` frame took."""
+        if self.target_fps is None:
+            return
+        if self.controller is None:
+            start = session.current_ratio(*size)
+            self.controller = RatioController(self.target_fps, start)
+            self.preparer = GraphPreparer(session, size, [r for r in self.controller.ratios if r != start])
+        ratio = self.controller.update(seconds)
+        if ratio is not None:
+            session.set_downsample_ratio(ratio)
+            log.info("downsample ratio %.3g to hold %g fps", ratio, self.target_fps)
+
+    def close(self) -> None:
+        """Stop the preparer between two ratios and wait for the compile in progress; idempotent."""
+        if self.preparer is not None:
+            self.preparer.close()
+
+    def __enter__(self) -> RatioControl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class GraphPreparer:
+    """Calls ``session.prepare(height, width, ratio)`` for each of ``ratios`` in order, in a thread of
+    its own, so that moving to one later does not stall the live picture while it compiles.
+
+    ``prepared`` lists the ratios done. :meth:`close` asks the thread to stop before the next ratio and
+    waits for the one in progress (a compile cannot be interrupted, and a runtime still compiling when
+    the process exits can abort it); a Ctrl-C during that wait is absorbed. A ratio that fails to
+    prepare ends the thread quietly: the live loop compiles it itself if it ever gets there.
+    """
+
+    def __init__(self, session: MattingSession, size: tuple[int, int], ratios: list[float]) -> None:
+        self.session = session
+        self.size = size
+        self.ratios = ratios
+        self.prepared: list[float] = []
+        self._stop = threading.Event()
+        # Waited for through an Event, not join(): a join that Ctrl-C interrupts can take a running
+        # thread for stopped.
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name="livebg-prepare", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            for ratio in self.ratios:
+                if self._stop.is_set():
+                    return
+                try:
+                    self.session.prepare(*self.size, ratio)
+                except Exception as exc:  # see the class docstring
+                    log.debug("could not prepare ratio %.3g ahead of time: %s", ratio, exc)
+                    return
+                self.prepared.append(ratio)
+        finally:
+            self._done.set()
+
+    def stop(self) -> None:
+        """Ask the thread to stop before the next ratio; returns at once."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """:meth:`stop`, then wait for the ratio in progress; idempotent."""
+        self.stop()
+        uninterrupted(self._done.wait)()
 
 
 class RatioController:

@@ -1,13 +1,18 @@
-"""The target-fps ratio controller, driven by synthetic timings (cost grows with the ratio squared)."""
+"""Holding a live frame rate: the ratio controller driven by synthetic timings (cost grows with the ratio
+squared), the control that applies it to a session, and the thread that compiles the ladder ahead."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
 
-from livebg.adaptive import RatioController
 from livebg.errors import UsageError
+from livebg.live.ratio import GraphPreparer, RatioControl, RatioController, target_rate
+
+from .fakes import FakeSession, everything_is_person
 
 
 def cost_model(fixed_ms: float, per_ratio_squared_ms: float) -> Callable[[float], float]:
@@ -147,3 +152,77 @@ def test_the_estimate_errs_towards_too_few_rungs() -> None:
     used, changes = simulate(controller, cost_model(20, 427), 300)
     assert [r for i, r in enumerate(used) if i == 0 or used[i - 1] != r] == [0.375, 0.2109, 0.1582]
     assert changes == 2 and controller.ratio == 0.1582
+
+
+# --- applying it -----------------------------------------------------------------------------------------
+
+
+def test_the_target_rate_is_the_cameras_own_up_to_30_fps() -> None:
+    assert target_rate("camera", 25.0) == 25.0
+    assert target_rate("camera", 60.0) == 30.0
+    assert target_rate("camera", None) == 30.0  # a camera that reports no rate
+    assert target_rate(24.0, 60.0) == 24.0
+    assert target_rate(None, 30.0) is None
+
+
+def test_the_control_sets_the_ratio_on_the_session_and_prepares_the_rest_of_the_ladder() -> None:
+    session = FakeSession(everything_is_person)
+    session.set_downsample_ratio(0.5)
+    with RatioControl(30) as control:
+        for _ in range(9):  # one window of frames at twice the budget
+            control.update(session, (120, 160), 2 / 30)
+        assert control.controller is not None and control.preparer is not None
+        ladder = control.controller.ratios
+        assert ladder[0] == 0.5 and session.downsample_ratio in ladder[1:]
+        preparer = control.preparer
+        deadline = time.monotonic() + 30
+        while len(preparer.prepared) < len(ladder) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    # Every other rung was compiled, for this frame size, in order.
+    assert session.prepared == [(120, 160, r) for r in ladder[1:]]
+    assert preparer.prepared == list(ladder[1:])
+
+
+def test_without_a_target_the_ratio_stays_and_nothing_is_prepared() -> None:
+    session = FakeSession(everything_is_person)
+    with RatioControl(None) as control:
+        for _ in range(30):
+            control.update(session, (120, 160), 1.0)
+    assert session.downsample_ratio is None and session.prepared == [] and control.preparer is None
+
+
+class BlockingSession(FakeSession):
+    """``prepare`` signals ``started`` and then waits for ``release``, as a long compile would."""
+
+    def __init__(self) -> None:
+        super().__init__(everything_is_person)
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+        super().prepare(height, width, ratio)
+        self.started.set()
+        self.release.wait(timeout=30)
+
+
+def test_the_preparer_stops_between_ratios() -> None:
+    session = BlockingSession()
+    preparer = GraphPreparer(session, (120, 160), [0.375, 0.25, 0.1875, 0.125])
+    assert session.started.wait(timeout=30)
+    preparer.stop()  # asked to stop while the first ratio compiles ...
+    session.release.set()
+    preparer.close()  # ... so closing waits for that one only
+    assert session.prepared == [(120, 160, 0.375)] and preparer.prepared == [0.375]
+    preparer.close()  # idempotent
+
+
+def test_a_ratio_that_fails_to_prepare_ends_the_preparer_quietly() -> None:
+    class Failing(FakeSession):
+        def prepare(self, height: int, width: int, ratio: float | None = None) -> None:
+            super().prepare(height, width, ratio)
+            raise RuntimeError("cannot compile")
+
+    session = Failing(everything_is_person)
+    preparer = GraphPreparer(session, (120, 160), [0.375, 0.25])
+    preparer.close()
+    assert len(session.prepared) == 1 and preparer.prepared == []

@@ -1,0 +1,186 @@
+"""The live loop: take the newest camera frame, run the frame step, hand the picture to the outputs, poll
+the hotkeys (pyvirtualcam's webcam_filter: read, process, send).
+
+Threads, each with one owner: the capture thread keeps only the newest frame (frames nobody takes in
+time are dropped there, never queued); this loop runs in the calling thread (OpenCV windows must live
+there) and composites each frame with its own matte (no ghost of the old background on motion); the
+virtual camera's sender sends at a steady rate, repeating the last picture when processing falls
+behind; the recorder encodes; the preparer compiles the other ratios. Every one is stopped and joined
+on every way out. Latency runs from capture (``Frame.captured_at``) to the moment the picture is handed
+to the outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from livebg.backgrounds import Background, parse_background
+from livebg.compositing import Compositor
+from livebg.config import ModelConfig
+from livebg.errors import UsageError
+from livebg.frames import Frame
+from livebg.live.config import LiveConfig, check_live_config
+from livebg.live.controls import Controls
+from livebg.live.hud import hud_lines
+from livebg.live.outputs import Outputs
+from livebg.live.ratio import RatioControl, target_rate
+from livebg.live.shutdown import uninterrupted
+from livebg.live.stats import LiveStats
+from livebg.matting.factory import create_session
+from livebg.matting.session import MattingSession
+from livebg.sources.camera import CameraSource
+from livebg.step import FrameStep, StageTimer, alpha_picture
+
+log = logging.getLogger(__name__)
+
+
+def run_live(
+    config: LiveConfig,
+    *,
+    session: MattingSession | None = None,
+    source: CameraSource | None = None,
+    stop: threading.Event | None = None,
+) -> LiveStats:
+    """Run live mode until the user quits, ``stop`` is set, ``config.duration`` passes, or a camera
+    file ends (without ``loop``). Ctrl-C stops it the same way wherever it arrives, start-up and
+    shutdown included: the recording is finished and kept.
+
+    ``session`` and ``source`` replace the ones built from ``config`` (tests, benchmarks); a given
+    source is opened and started here if it was not. The camera is opened and the outputs with it
+    first, then the model is loaded and made ready for the camera's picture size, and only then does
+    capturing start, so a clip used as the camera does not play on while the model loads. Raises
+    :class:`OutputError` (bad ``record`` or ``snapshot_dir``) before anything loads,
+    :class:`CameraError` when the camera cannot be opened, :class:`VirtualCameraError` when no
+    virtual camera driver is present.
+    """
+    check_live_config(config)
+    stats = LiveStats()
+    source = source or CameraSource.from_settings(config.capture, backoff=config.reconnect_backoff)
+    compositor = Compositor(_live_background(config.background))
+    step = FrameStep(session, compositor, timer=StageTimer(session.device if session else None))
+    with contextlib.ExitStack() as stack:
+        stack.callback(uninterrupted(compositor.close))
+        stack.callback(uninterrupted(source.close))
+        try:
+            info = source.open()  # what the camera delivers; a clip's clock starts only with start()
+            stats.capture_size, stats.capture_fps = (info.height, info.width), info.fps
+            ratio = stack.enter_context(RatioControl(target_rate(config.target_fps, info.fps)))
+            outputs = Outputs(config, info)  # before the model: a missing driver is said at once
+            stack.callback(_count_outputs, stats, outputs)  # runs once the outputs have closed
+            stack.enter_context(outputs)
+            if step.session is None and step.needs_matte:
+                _load_session(step, config.model)
+            if step.session is not None:  # compile for this size before a clip's clock starts
+                step.session.prepare(info.height, info.width, step.session.current_ratio(*stats.capture_size))
+            outputs.open_window()
+            controls = Controls(
+                compositor,
+                outputs,
+                background=config.background,
+                hud=config.hud,
+                snapshot_dir=config.snapshot_dir,
+            )
+            stats.snapshots = controls.snapshots
+            source.start()
+            loop = _Loop(config, source, step, outputs, controls, ratio, stats, size=stats.capture_size)
+            loop.run(stop or threading.Event())
+        except KeyboardInterrupt:
+            log.info("stopped (Ctrl-C)")
+    stats.captured, stats.reconnects, stats.resets = source.captured, source.reconnects, step.resets
+    log.info("%s", stats.summary())
+    return stats
+
+
+@dataclass
+class _Loop:
+    config: LiveConfig
+    source: CameraSource
+    step: FrameStep
+    outputs: Outputs
+    controls: Controls
+    ratio: RatioControl
+    stats: LiveStats
+    size: tuple[int, int] = (0, 0)  # of the latest frame, for the HUD
+
+    def run(self, stop: threading.Event) -> None:
+        source, outputs, controls = self.source, self.outputs, self.controls
+        started = time.perf_counter()
+        deadline = started + self.config.duration if self.config.duration is not None else None
+        wait = 0.005 if outputs.window is not None else 0.05  # short waits keep the window responsive
+        last_index, last_placeholder = 0, 0.0
+        try:
+            while not stop.is_set() and (deadline is None or time.perf_counter() < deadline):
+                captured = source.wait_newer(last_index, wait)
+                if captured is not None:
+                    last_index = captured.frame.index
+                    if controls.paused:
+                        outputs.show(self._hud(), matte=controls.show_matte)
+                    else:
+                        self._process(captured.frame, captured.epoch)
+                elif source.ended:
+                    break
+                elif not source.connected and time.perf_counter() - last_placeholder >= 0.1:
+                    last_placeholder = time.perf_counter()
+                    outputs.send_placeholder(self._hud())
+                actions = outputs.poll()
+                if not controls.handle(actions):
+                    break
+                if actions:  # show the effect at once rather than with the next frame (slow models)
+                    outputs.show(self._hud(), matte=controls.show_matte)
+        finally:
+            self.stats.seconds = time.perf_counter() - started
+
+    def _process(self, frame: Frame, epoch: int) -> None:
+        step, show_matte = self.step, self.controls.show_matte
+        taken = time.perf_counter()
+        self.size = frame.size
+        step.timer.add("decode", taken - frame.captured_at)  # live: how long the frame waited for us
+        if step.session is None and (show_matte or step.needs_matte):
+            _load_session(step, self.config.model)  # first needed by a hotkey
+        # A new connection or frame size starts the session's state afresh.
+        item = step.matte([frame], stream=(epoch, frame.size), force=show_matte)[0]
+        picture = step.render(item)
+        if item.matte is not None and step.session is not None:
+            self.ratio.update(step.session, frame.size, time.perf_counter() - taken)
+        view = alpha_picture(item) if show_matte else None
+        now = time.perf_counter()
+        with step.timer.stage("output"):
+            self.outputs.send(picture, at=now, view=view, hud=self._hud())
+        self.stats.add_frame(frame.captured_at, now)
+
+    def _hud(self) -> list[str]:
+        controls = self.controls
+        if self.outputs.window is None or not controls.hud:
+            return []
+        matte = controls.show_matte
+        return hud_lines(self.stats, self.step, self.size, paused=controls.paused, show_matte=matte)
+
+
+def _live_background(spec: str) -> Background:
+    background = parse_background(spec)
+    if background.transparent:
+        background.close()
+        raise UsageError(
+            "--background transparent has no meaning live: windows and cameras have no alpha channel; "
+            "use a colour, an image, a video, a bundled name or blur"
+        )
+    return background
+
+
+def _load_session(step: FrameStep, model: ModelConfig) -> None:
+    log.info("loading %s", model.name)
+    step.session = create_session(model)
+    step.timer.device = step.session.device
+
+
+def _count_outputs(stats: LiveStats, outputs: Outputs) -> None:
+    stats.placeholders = outputs.placeholders
+    if outputs.virtual_camera is not None:
+        stats.virtual_camera_frames = outputs.virtual_camera.frames_sent
+        stats.virtual_camera_repeats = outputs.virtual_camera.repeats
+    if outputs.recorder is not None:
+        stats.recorded, stats.recording_dropped = outputs.recorder.written, outputs.recorder.dropped

@@ -1,0 +1,77 @@
+"""What a live run did, in bounded memory: counts over the whole run, per-frame figures over the latest
+:data:`WINDOW` frames (a live session may run for days)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+WINDOW = 1800
+"""Processed frames whose latency and output instant are kept: one minute at 30 fps."""
+
+
+def _window() -> deque[float]:
+    return deque(maxlen=WINDOW)
+
+
+@dataclass
+class LiveStats:
+    """Counts over the whole run, and two windows over the latest :data:`WINDOW` processed frames:
+    ``latencies`` (seconds from capture to the moment the picture was handed to the outputs) and
+    ``frame_times`` (those moments, ``time.perf_counter()`` seconds), oldest first."""
+
+    frames: int = 0
+    captured: int = 0
+    placeholders: int = 0
+    reconnects: int = 0
+    resets: int = 0
+    seconds: float = 0.0
+    latencies: deque[float] = field(default_factory=_window)
+    frame_times: deque[float] = field(default_factory=_window)
+    virtual_camera_frames: int = 0
+    virtual_camera_repeats: int = 0
+    recorded: int = 0
+    recording_dropped: int = 0
+    snapshots: list[Path] = field(default_factory=list)  # one per keypress
+    capture_size: tuple[int, int] | None = None
+    capture_fps: float | None = None
+
+    def add_frame(self, captured_at: float, output_at: float) -> None:
+        """Count one processed frame captured at ``captured_at`` and output at ``output_at``."""
+        self.frames += 1
+        self.latencies.append(output_at - captured_at)
+        self.frame_times.append(output_at)
+
+    @property
+    def fps(self) -> float:
+        """Processed frames per second of wall time over the whole run."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def recent_fps(self) -> float:
+        """Processed frames per second over the latest second or so (0 before two frames)."""
+        times = self.frame_times
+        first = max(0, len(times) - 31)
+        span = times[-1] - times[first] if len(times) > 1 else 0.0
+        return (len(times) - 1 - first) / span if span > 0 else 0.0
+
+    @property
+    def dropped(self) -> int:
+        """Camera frames that were replaced by a newer one before processing could take them."""
+        return max(0, self.captured - self.frames)
+
+    def latency_percentile(self, q: float) -> float:
+        """The ``q``-th percentile (0-100) of the latency over the window, in seconds (NaN without
+        frames)."""
+        return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
+
+    def summary(self) -> str:
+        """One line for the log at the end of a run."""
+        return (
+            f"live: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), {self.dropped} "
+            f"dropped at capture, latency p50 {1000 * self.latency_percentile(50):.0f} ms, "
+            f"p95 {1000 * self.latency_percentile(95):.0f} ms"
+        )

@@ -1,0 +1,59 @@
+"""What live mode refuses before the camera opens and the model loads, in one sentence each, without
+importing torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livebg.errors import OutputError
+from livebg.live.config import LiveConfig, check_live_config
+from livebg.sources.camera import CaptureSettings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_record_folder_and_a_missing_snapshot_folder_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"^--record .* is a folder or has no file extension; name a video"):
+        check_live_config(LiveConfig(record=tmp_path, overwrite=True))
+    with pytest.raises(OutputError, match=r"^snapshot folder .*missing does not exist"):
+        check_live_config(LiveConfig(snapshot_dir=tmp_path / "missing"))
+    check_live_config(LiveConfig(record=tmp_path / "live.mp4", snapshot_dir=tmp_path))
+
+
+def test_the_camera_file_is_never_the_recording(tmp_path: Path) -> None:
+    clip = tmp_path / "talk.mp4"
+    clip.write_bytes(b"my clip")
+    config = LiveConfig(capture=CaptureSettings(camera=str(clip)), record=clip, overwrite=True)
+    assert config.camera_file == clip
+    with pytest.raises(OutputError, match="is the input file"):
+        check_live_config(config)
+    assert clip.read_bytes() == b"my clip"
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["--snapshot-dir", "missing"], "livebg: error: snapshot folder missing does not exist"),
+        (["--record", "."], "livebg: error: --record . is a folder or has no file extension"),
+    ],
+)
+def test_the_cli_refuses_at_once_without_importing_torch(
+    tmp_path: Path, args: list[str], refusal: str
+) -> None:
+    code = (
+        "import sys\n"
+        "from livebg.cli import main\n"
+        "code = main(['webcam', '--no-window', *sys.argv[1:]])\n"
+        "print(code, 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["1", "False"], done.stderr
+    assert done.stderr.startswith(refusal) and done.stderr.count("\n") == 1

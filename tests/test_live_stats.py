@@ -1,0 +1,32 @@
+"""Live statistics stay bounded however long a session runs, and still count every frame."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from livebg.live.stats import WINDOW, LiveStats
+
+
+def test_per_frame_figures_are_kept_for_the_latest_window_only() -> None:
+    stats = LiveStats()
+    frames = 3 * WINDOW
+    for i in range(frames):
+        # Latency 10 ms for the first two windows' worth, then 30 ms.
+        latency = 0.01 if i < 2 * WINDOW else 0.03
+        stats.add_frame(captured_at=i / 30 - latency, output_at=i / 30)
+    assert stats.frames == frames
+    assert len(stats.latencies) == len(stats.frame_times) == WINDOW
+    assert stats.frame_times[0] == pytest.approx((frames - WINDOW) / 30)  # the oldest kept
+    assert stats.latency_percentile(50) == pytest.approx(0.03)  # over the window only
+    assert stats.recent_fps == pytest.approx(30)
+
+
+def test_counts_and_rates() -> None:
+    stats = LiveStats(captured=10, seconds=2.0)
+    assert math.isnan(stats.latency_percentile(50)) and stats.recent_fps == 0.0
+    for i in range(4):
+        stats.add_frame(captured_at=i, output_at=i + 0.1)
+    assert (stats.frames, stats.dropped, stats.fps) == (4, 6, 2.0)
+    assert stats.latency_percentile(95) == pytest.approx(0.1)
