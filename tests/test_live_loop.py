@@ -360,14 +360,14 @@ def alpha(src):
     return everything_is_person(src)
 
 session.alpha = alpha
-finish = video_file.VideoFileSink.close
+finish = video_file.VideoFileSink.finish
 
 def slow_finish(self):
     os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while the recording is being finished
     time.sleep(0.3)
     finish(self)
 
-video_file.VideoFileSink.close = slow_finish
+video_file.VideoFileSink.finish = slow_finish
 config = LiveConfig(
     capture=CaptureSettings(camera=clip), window=False, background="#0000ff", record=Path(out)
 )

@@ -29,4 +29,7 @@ def save_snapshot(rgb: np.ndarray, folder: Path) -> Path:
     ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UsageError("could not encode the snapshot as PNG")
-    return publish_numbered(png.tobytes(), folder)
+    try:
+        return publish_numbered(png.tobytes(), folder)
+    except OutputError as exc:
+        raise OutputError(f"could not save a snapshot: {exc}") from None
