@@ -42,7 +42,8 @@ def render(spec: dict[str, Any]) -> str:
 
 def _operation(method: str, path: str, operation: dict[str, Any]) -> str:
     parts = [
-        f"<section class='op'><h2><span class='method {method}'>{method.upper()}</span> <code>{_e(path)}</code></h2>",
+        f"<section class='op'><h2><span class='method {method}'>{method.upper()}</span> "
+        f"<code>{_e(path)}</code></h2>",
         f"<p><strong>{_e(operation.get('summary', ''))}</strong></p>",
     ]
     if operation.get("description"):

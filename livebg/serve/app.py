@@ -41,12 +41,11 @@ from livebg.serve.options import (
     JOB_FIELDS,
     PRESETS,
     REMOVE_FIELDS,
-    JobOptions,
     parse_options,
 )
 from livebg.serve.storage import Storage
 from livebg.serve.thumbnails import Thumbnails
-from livebg.serve.uploads import check_declared_length, receive_form
+from livebg.serve.uploads import check_declared_length, receive_form, too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +129,8 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
             media = await run_in_threadpool(identify, upload.path, max_pixels=config.max_pixels)
             if images_only and media.kind != "image":
                 raise UnsupportedUpload(
-                    "POST /api/remove takes one picture, and the upload is a clip; send clips to POST /api/jobs"
+                    "POST /api/remove takes one picture, and the upload is a clip; "
+                    "send clips to POST /api/jobs"
                 )
             suffix = options.suffix(media.kind)
             source = upload.path.rename(folder / f"input{media.suffix}")
@@ -170,7 +170,8 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
 
     @app.get("/healthz", summary="Whether the server is up", responses={200: {"description": "it is"}})
     async def healthz() -> dict[str, Any]:
-        """Answers at once, also while jobs run: ``{"status": "ok", "model": ..., "queued": n, "running": n}``."""
+        """Answers at once, also while jobs run: ``{"status": "ok", "model": ..., "queued": n,
+        "running": n}``."""
         return {"status": "ok", "version": __version__, "model": model, **queue.counts()}
 
     @app.get("/api/backgrounds", summary="The bundled backgrounds")
@@ -184,6 +185,7 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
             "formats": {"image": IMAGE_FORMATS, "clip": CLIP_FORMATS, "transparent": ALPHA_FORMATS},
             "presets": PRESETS,
             "max_upload_bytes": config.max_upload_bytes,
+            "too_large": too_large_message(config.max_upload_bytes),
         }
 
     @app.get(
@@ -367,7 +369,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            message = f"there is nothing at {request.url.path[:80]}; the page is at / and the API is described at /docs"
+            message = f"there is nothing at {request.url.path[:80]}; the page is at / and the API at /docs"
         elif exc.status_code == 405:
             message = f"{request.method} is not accepted at {request.url.path[:80]}; see /docs"
         else:
@@ -405,8 +407,8 @@ _FIELD_HELP = {
 def _form_schema(fields: tuple[str, ...], *, default_background: str) -> dict[str, Any]:
     help_text = {
         **_FIELD_HELP,
-        "background": f"colour (green, #00b140, 0,177,64), blur or blur:1-100, transparent, none, or a bundled "
-        f"background name (GET /api/backgrounds); default {default_background}",
+        "background": "colour (green, #00b140, 0,177,64), blur or blur:1-100, transparent, none, or a "
+        f"bundled background name (GET /api/backgrounds); default {default_background}",
     }
     properties: dict[str, Any] = {
         name: {"type": "string", "format": "binary", "description": help_text[name]}

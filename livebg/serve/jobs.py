@@ -250,7 +250,7 @@ class JobQueue:
         for path, label in job.labels.items():
             message = message.replace(str(path), label)
         root = re.escape(str(self.storage.root))
-        return re.sub(root + r"[^\s'\";,]*", "a file on the server", message)
+        return re.sub(root + r"[^\s'\";,)]*", "a file on the server", message)
 
     def _janitor(self) -> None:
         interval = max(0.05, min(30.0, self.retention / 4))

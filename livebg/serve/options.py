@@ -78,7 +78,8 @@ def parse_options(
     for name in fields:
         if name not in accepted:
             raise BadForm(
-                f"unknown field {name!r}; this endpoint takes the fields {', '.join([*FILE_FIELDS, *accepted])} "
+                f"unknown field {name!r}; this endpoint takes the fields "
+                f"{', '.join([*FILE_FIELDS, *accepted])} "
                 "(model settings other than model are chosen when the server starts)"
             )
     wanted_model = fields.get("model", "").strip()
