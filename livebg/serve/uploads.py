@@ -165,7 +165,7 @@ class _Receiver:
             raise BadForm(f"the form has more than {MAX_FIELDS} fields; send only the options you need")
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
+        chunk = memoryview(data)[start:end]  # no copy of the (up to 256 KB) chunk
         if self._out is None:
             self._text += chunk
             if len(self._text) > MAX_FIELD_BYTES:
