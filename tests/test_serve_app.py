@@ -151,6 +151,21 @@ def test_openapi_and_the_offline_docs_page(tmp_path: Path) -> None:
         assert "/api/jobs/{job_id}/result" in docs.text and "background_file" in docs.text
 
 
+def test_the_readmes_api_table_names_every_endpoint(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Web app and HTTP API\n", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        (m.lower(), p.replace("{id}", "{job_id}"))
+        for m, p in re.findall(r"^\| `(\w+) (/\S+)` \|", section, re.M)
+    }
+    with serving(tmp_path) as (client, _, _):
+        spec = client.get("/openapi.json").json()
+    served = {
+        (method, path) for path, item in spec["paths"].items() for method in item if "thumbnail" not in path
+    }
+    assert listed == served
+
+
 def test_bundled_backgrounds_and_their_thumbnails(tmp_path: Path) -> None:
     with serving(tmp_path) as (client, _, _):
         listing = client.get("/api/backgrounds").json()
@@ -284,8 +299,8 @@ def test_errors_are_one_sentence_json(tmp_path: Path) -> None:
 
 def test_failures_in_processing_never_leak_tracebacks_or_paths(tmp_path: Path) -> None:
     class Broken(DiscMatter):
-        def remove(self, image: object) -> np.ndarray:
-            raise RuntimeError(f"internal detail {image}")
+        def process(self, input: object, output: object, **options: object) -> object:
+            raise RuntimeError(f"internal detail {input}")
 
     with serving(tmp_path, Broken()) as (client, _, _), picture(tmp_path / "p.png").open("rb") as f:
         response = client.post("/api/remove", files={"file": ("p.png", f)})
@@ -436,8 +451,12 @@ def uvicorn_thread(app: Any) -> Iterator[int]:
 
 
 def upload_streamed(port: int, path: Path, chunk: int = 65536) -> dict[str, Any]:
-    """POST /api/jobs with ``path`` sent in chunks (the client never holds the whole body)."""
-    head = f'--b\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n\r\n'.encode()
+    """POST /api/jobs with ``path`` sent in chunks (the client never holds the whole body), asking for
+    the matte (quick to encode)."""
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="output_type"\r\n\r\nalpha\r\n'
+        + f'--b\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n\r\n'.encode()
+    )
     tail = b"\r\n--b--\r\n"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     connection.putrequest("POST", "/api/jobs")
@@ -513,10 +532,8 @@ def matter(rvm_checkpoint: Path) -> Any:
 def test_remove_and_jobs_match_the_python_api(tmp_path: Path, matter: Any, data_dir: Path) -> None:
     portrait = tmp_path / "portrait.jpg"
     full = cv2.imread(str(data_dir / "portrait_01.jpg"))
-    cv2.imwrite(
-        str(portrait),
-        cv2.resize(full, (full.shape[1] // 3, full.shape[0] // 3), interpolation=cv2.INTER_AREA),
-    )
+    small = cv2.resize(full, (full.shape[1] // 6, full.shape[0] // 6), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(portrait), small)
     with serving(tmp_path, matter) as (client, _, _):
         with portrait.open("rb") as f:
             removed = decode(client.post("/api/remove", files={"file": ("portrait.jpg", f)}).content)

@@ -9,7 +9,7 @@ server starts, never by ``livebg --help``. The modules, in the order a request m
 - ``content``: what an upload really is, found by decoding it (never from its name);
 - ``options``: form fields to :class:`~livebg.serve.options.JobOptions`;
 - ``jobs``: the queue that runs jobs a few at a time, with time limits and retention;
-- ``work``: what a job does with the model (``Matter.remove`` / ``Matter.process``);
+- ``work``: what a job does with the model (``Matter.process``, as ``livebg video``);
 - ``storage``: the private temporary folder, server-made ids, the disk cap;
 - ``server``: loads the model, runs uvicorn, cleans up on Ctrl-C/SIGTERM.
 """

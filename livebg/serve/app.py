@@ -146,11 +146,10 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
                 background = form.files["background_file"].path.rename(folder / f"background{found.suffix}")
                 labels[background] = "the background upload"
             result = folder / f"result{suffix}"
-            make = work.picture if media.kind == "image" else work.clip
             return Job(
                 id=job_id,
                 kind=media.kind,
-                work=make(source, result, options, background),
+                work=work.process(source, result, options, background),
                 result=result,
                 media_type=MEDIA_TYPES[suffix],
                 download_name=download_name(upload.filename, suffix),

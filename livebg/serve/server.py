@@ -44,13 +44,6 @@ def run_server(config: ServeConfig, model_options: Mapping[str, Any]) -> None:
     :class:`~livebg.errors.LivebgError` before serving when the web packages, the model or the port
     are not available."""
     require_web()
-    import uvicorn
-
-    import livebg
-    from livebg.serve.app import create_app
-    from livebg.serve.jobs import JobQueue
-    from livebg.serve.storage import Storage
-
     if config.token is None and not config.local_only:
         config = dataclasses.replace(config, token=secrets.token_urlsafe(18))
         log.warning(
@@ -61,6 +54,13 @@ def run_server(config: ServeConfig, model_options: Mapping[str, Any]) -> None:
     sock = _bind(config)
     config = dataclasses.replace(config, port=sock.getsockname()[1])
     try:
+        import uvicorn
+
+        import livebg
+        from livebg.serve.app import create_app
+        from livebg.serve.jobs import JobQueue
+        from livebg.serve.storage import Storage
+
         matter = livebg.Matter(**model_options)
         log.info("livebg serve: %s", matter.description)
         storage = Storage(config.disk_limit_bytes)
