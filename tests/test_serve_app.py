@@ -249,7 +249,12 @@ def test_a_clip_job_keeps_frames_timestamps_and_audio(tmp_path: Path) -> None:
         direct = tmp_path / "direct.mp4"
         matter.process(clip, direct, background="blur:30")
         transparent = finish(client, submit(client, clip, background="transparent").json()["id"])
-        assert transparent["media_type"] == "video/webm" and transparent["filename"] == "talk-livebg.webm"
+        assert transparent["state"] == "done", transparent  # ProRes 4444 in MOV, with the AAC sound
+        assert transparent["media_type"] == "video/quicktime" and transparent["filename"] == "talk-livebg.mov"
+        webm = finish(client, submit(client, clip, background="transparent", format="webm").json()["id"])
+        assert webm["state"] == "failed" and "cannot be copied into a .webm file" in webm["error"]
+        silent = submit(client, clip, background="transparent", format="webm", no_audio="true").json()
+        assert finish(client, silent["id"])["state"] == "done"
     got, want, source = probe(served), probe(direct), probe(clip)
     assert got.frames == source.frames == 10 and got.times == source.times
     assert got.audio_packets == source.audio_packets and got.audio_packets

@@ -87,8 +87,8 @@ def test_an_uploaded_background_replaces_the_spec() -> None:
 def test_result_formats_follow_the_kind_and_transparency() -> None:
     assert parse({}).suffix("image") == ".png"
     assert parse({}).suffix("clip") == ".mp4"
-    assert parse({"background": "transparent"}).suffix("clip") == ".webm"
-    assert parse({"background": "transparent", "format": "mov"}).suffix("clip") == ".mov"
+    assert parse({"background": "transparent"}).suffix("clip") == ".mov"
+    assert parse({"background": "transparent", "format": "webm"}).suffix("clip") == ".webm"
     assert parse({"output_type": "alpha", "background": "transparent"}).suffix("image") == ".png"
     with pytest.raises(BadForm, match="a transparent clip cannot be stored as mp4; use webm, mov"):
         parse({"background": "transparent", "format": "mp4"}).suffix("clip")

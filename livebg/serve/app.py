@@ -395,7 +395,7 @@ _FIELD_HELP = {
     "background_file": "a picture or clip of your own to put behind the person (instead of background)",
     "output_type": "composite (default), alpha (the matte as grey) or foreground (the person's colours)",
     "format": "result container: png, webp, jpg for pictures (default png); mp4, webm, mov, mkv for clips "
-    "(default mp4, webm when transparent)",
+    "(default mp4, mov when transparent)",
     "no_audio": "true to drop the clip's sound (default: kept, copied untouched)",
     "crf": "video quality 0-63, lower is better (default 17 for H.264, 18 for VP9)",
     "preset": "H.264 speed preset (default medium)",

@@ -35,7 +35,7 @@ _FALSE = ("0", "false", "no", "off", "")
 class JobOptions:
     """What to make of an upload. ``background``: a checked ``--background`` spec (ignored when the
     client uploaded a background file); ``output_type``: composite, alpha or foreground; ``format``: the
-    result's container (``None``: PNG for pictures, MP4, or WebM when transparent, for clips);
+    result's container (``None``: PNG for pictures, MP4, or MOV when transparent, for clips);
     ``audio``: keep the clip's sound; ``crf``/``preset``: H.264/VP9 quality and speed."""
 
     background: str = "green"
@@ -54,7 +54,8 @@ class JobOptions:
         """The result's extension for an ``image`` or a ``clip``; :class:`BadForm` when ``format`` does
         not fit the kind or cannot carry the transparency asked for."""
         choices = IMAGE_FORMATS if kind == "image" else CLIP_FORMATS
-        default = "png" if kind == "image" else ("webm" if self.transparent else "mp4")
+        # MOV (ProRes 4444) carries any sound the clip has; WebM cannot take the AAC of most MP4s.
+        default = "png" if kind == "image" else ("mov" if self.transparent else "mp4")
         chosen = self.format or default
         what = "picture" if kind == "image" else "clip"
         if chosen not in choices:

@@ -6,8 +6,13 @@ const POLL_MS = 400;
 const CLIP_SUFFIX = /\.(mp4|m4v|mov|mkv|webm|avi|gif|mpg|mpeg|ts)$/i;
 const FORMATS = {
   composite: [["mp4", "MP4 (H.264, plays everywhere)"], ["webm", "WebM (VP9)"]],
-  transparent: [["webm", "WebM with alpha (plays in browsers)"], ["mov", "MOV, ProRes 4444 (for editing programs)"]],
+  transparent: [["mov", "MOV, ProRes 4444 (editing programs)"], ["webm", "WebM (plays in browsers)"]],
   alpha: [["mp4", "MP4 (H.264)"], ["webm", "WebM (VP9)"]],
+};
+const FORMAT_HELP = {
+  mp4: "",
+  webm: "WebM keeps the sound only of WebM and MKV clips.",
+  mov: "Keeps the sound. Browsers do not play ProRes: download it.",
 };
 const HELP = {
   composite: "The person in front of the background you choose below.",
@@ -78,6 +83,12 @@ function wire() {
     state.ownFile = $("own-file").files[0] || null;
     $("own-name").textContent = state.ownFile ? state.ownFile.name : "none chosen";
   });
+  $("format").addEventListener("change", () => {
+    // WebM cannot take the AAC sound of most MP4 and MOV clips: offer it silent unless the clip is WebM/MKV.
+    if ($("format").value === "webm" && state.file && !/\.(webm|mkv)$/i.test(state.file.name)) $("audio").checked = false;
+    syncOptions();
+  });
+  $("still").addEventListener("error", () => { $("still").hidden = true; $("no-preview").hidden = false; });
   $("split").addEventListener("input", () => $("compare").style.setProperty("--pos", `${$("split").value}%`));
   $("cancel").addEventListener("click", cancel);
 }
@@ -93,6 +104,8 @@ function choose(file) {
   state.beforeUrl = URL.createObjectURL(file);
   state.lastResult = null;
   hideError();
+  $("note").hidden = true;
+  $("no-preview").hidden = true;
   $("drop").hidden = true;
   $("view").hidden = false;
   $("file-row").hidden = false;
@@ -105,6 +118,7 @@ function choose(file) {
 
 function showOriginal() {
   $("compare").hidden = true;
+  $("note").hidden = true;
   const clip = $("clip");
   if (state.kind === "clip") {
     $("still").hidden = true;
@@ -146,6 +160,7 @@ function syncOptions() {
     select.replaceChildren(...FORMATS[mode].map(([value, text]) => new Option(text, value)));
     select.dataset.mode = wanted;
   }
+  $("format-help").textContent = FORMAT_HELP[select.value] || "";
   const go = $("go");
   go.disabled = !state.file || state.xhr !== null || state.jobId !== null;
   if (!state.file) go.textContent = "Choose a file first";
@@ -183,6 +198,7 @@ function formData() {
 
 function start() {
   if (!state.file) return;
+  $("note").hidden = true;
   let data;
   try {
     data = formData();
@@ -259,11 +275,18 @@ function show(job) {
   if (job.kind === "image") {
     $("still").hidden = true;
     $("before").src = state.beforeUrl;
+    $("after").addEventListener("load", () => {
+      const after = $("after");
+      $("compare").style.setProperty("--ratio", `${after.naturalWidth} / ${after.naturalHeight}`);
+    }, { once: true });
     $("after").src = url;
     $("compare").classList.toggle("checker", see);
     $("compare").hidden = false;
     $("split").value = 50;
     $("compare").style.setProperty("--pos", "50%");
+  } else if (job.media_type === "video/quicktime") {
+    $("note").textContent = "Done. Browsers do not play ProRes MOV files: download it for your editing program.";
+    $("note").hidden = false;
   } else {
     const clip = $("clip");
     clip.classList.toggle("checker", see);
