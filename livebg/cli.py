@@ -518,6 +518,11 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
             raise argparse.ArgumentTypeError(f"{text} is not positive")
         return value
 
+    def port(text: str) -> int:
+        if not text.isdigit() or int(text) > 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a port; give 0 (any free one) to 65535")
+        return int(text)
+
     p = sub.add_parser(
         "serve",
         help="a web page and an HTTP API on this machine",
@@ -531,13 +536,13 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)"
     )
     net.add_argument(
-        "--port", type=int, default=8000, help="port to listen on, 0 for any free one (default: 8000)"
+        "--port", type=port, default=8000, help="port to listen on, 0 for any free one (default: 8000)"
     )
     net.add_argument(
         "--token",
         default=os.environ.get("LIVEBG_TOKEN") or None,
-        help="access token every request must carry (default: $LIVEBG_TOKEN; made up and printed when --host "
-        "reaches beyond this machine)",
+        help="access token every request must carry (default: $LIVEBG_TOKEN, which other users cannot see in "
+        "the process list; made up and printed when --host reaches beyond this machine)",
     )
     net.add_argument(
         "--cors-origin",

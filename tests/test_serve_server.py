@@ -81,8 +81,9 @@ def test_the_cli_builds_the_servers_config(monkeypatch: pytest.MonkeyPatch) -> N
     assert seen["model"]["model"] == "rvm-mobilenetv3" and seen["model"]["device"] == "cpu"
     defaults = build_parser().parse_args(["serve"])
     assert (defaults.host, defaults.port, defaults.concurrency) == ("127.0.0.1", 8000, 1)
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["serve", "--max-upload", "-1"])
+    for wrong in (["--max-upload", "-1"], ["--port", "70000"], ["--port", "-1"], ["--concurrency", "0"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", *wrong])
 
 
 def test_addresses() -> None:
@@ -156,7 +157,9 @@ def test_the_server_answers_and_keeps_its_files_in_one_private_folder(server: Se
 def test_the_page_in_a_real_browser(server: Server, data_dir: Path, tmp_path: Path) -> None:
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     downloads = tmp_path / "downloads"
@@ -176,6 +179,11 @@ def test_the_page_in_a_real_browser(server: Server, data_dir: Path, tmp_path: Pa
         WebDriverWait(browser, 30).until(
             lambda b: b.find_elements(By.CSS_SELECTOR, "input[value='bundled:studio']")
         )
+        for _ in range(6):  # the keyboard reaches the file picker
+            ActionChains(browser).send_keys(Keys.TAB).perform()
+            if browser.switch_to.active_element.get_attribute("id") == "pick":
+                break
+        assert browser.switch_to.active_element.get_attribute("id") == "pick"
         browser.find_element(By.ID, "file").send_keys(str(portrait))
         browser.find_element(By.CSS_SELECTOR, "input[value='bundled:studio']").click()
         go = browser.find_element(By.ID, "go")
@@ -193,9 +201,11 @@ def test_the_page_in_a_real_browser(server: Server, data_dir: Path, tmp_path: Pa
             lambda b: b.execute_script("return document.getElementById('after').complete")
         )
         time.sleep(0.3)  # the comparison slider's layout
-        browser.save_screenshot(str(tmp_path / "serve.png"))
-        if os.environ.get("LIVEBG_DOCS_SCREENSHOTS"):
-            browser.save_screenshot(str(REPO / "docs" / "serve.png"))
+        shot = browser.get_screenshot_as_png()
+        (tmp_path / "serve.png").write_bytes(shot)
+        if os.environ.get("LIVEBG_DOCS_SCREENSHOTS"):  # refreshes the README's picture
+            picture = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
+            cv2.imwrite(str(REPO / "docs" / "serve.jpg"), picture, [cv2.IMWRITE_JPEG_QUALITY, 88])
         download.click()
         saved = downloads / "portrait_02-livebg.png"
         WebDriverWait(browser, 60).until(lambda b: saved.is_file())
