@@ -169,13 +169,13 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
 
     @app.get("/healthz", summary="Whether the server is up", responses={200: {"description": "it is"}})
     async def healthz() -> dict[str, Any]:
-        """Answers at once, also while jobs run: ``{"status": "ok", "model": ..., "queued": n,
-        "running": n}``."""
+        """Answers at once, also while jobs run: status ok, the model, and how many jobs are queued and
+        running."""
         return {"status": "ok", "version": __version__, "model": model, **queue.counts()}
 
     @app.get("/api/backgrounds", summary="The bundled backgrounds")
     async def backgrounds() -> dict[str, Any]:
-        """Names to pass as ``background`` and their preview pictures, with the accepted formats."""
+        """Names to pass as background and their preview pictures, with the accepted formats."""
         return {
             "backgrounds": [
                 {"name": name, "thumbnail": f"/api/backgrounds/{name}/thumbnail.jpg"}
@@ -252,9 +252,8 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
         responses={404: {"description": "no such job (deleted or expired)"}},
     )
     async def job_status(job_id: str) -> dict[str, Any]:
-        """``state``: queued, running, done, failed or cancelled; ``progress`` in [0, 1] and
-        ``eta_seconds`` while a clip runs; ``error``: one sentence when it failed; ``result``: where to
-        fetch it when done."""
+        """state: queued, running, done, failed or cancelled; progress in [0, 1] and eta_seconds while a
+        clip runs; error: one sentence when it failed; result: where to fetch it when done."""
         return queue.describe(queue.get(job_id))
 
     @app.get(
