@@ -387,6 +387,7 @@ def test_a_full_queue_answers_503(tmp_path: Path) -> None:
         assert submit(client, source).status_code == 202  # waits
         refused = submit(client, source)
         assert refused.status_code == 503 and "already waiting" in refused.json()["error"]
+        assert len(list(queue.storage.root.iterdir())) == 2  # the refused upload was not kept
         gate.set()
         assert finish(client, first["id"])["state"] == "done"
 

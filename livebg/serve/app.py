@@ -98,11 +98,13 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    async def receive_job(
+    async def submit_job(
         request: Request, accepted: tuple[str, ...], *, default_background: str, images_only: bool
     ) -> Job:
-        """Stream the form to a new job folder and check it; the folder is removed on any error."""
+        """Stream the form to a new job folder, check it and queue the job; the folder is removed on any
+        error."""
         check_declared_length(request.headers.get("content-length"), config.max_upload_bytes)
+        queue.check_room()
         job_id, folder = storage.create()
         try:
             form = await receive_form(
@@ -146,7 +148,7 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
                 background = form.files["background_file"].path.rename(folder / f"background{found.suffix}")
                 labels[background] = "the background upload"
             result = folder / f"result{suffix}"
-            return Job(
+            job = Job(
                 id=job_id,
                 kind=media.kind,
                 work=work.process(source, result, options, background),
@@ -155,6 +157,8 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
                 download_name=download_name(upload.filename, suffix),
                 labels=labels,
             )
+            queue.submit(job)
+            return job
         except BaseException:
             storage.remove(job_id)
             raise
@@ -210,8 +214,7 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
         },
     )
     async def remove(request: Request) -> Response:
-        job = await receive_job(request, REMOVE_FIELDS, default_background="transparent", images_only=True)
-        queue.submit(job)
+        job = await submit_job(request, REMOVE_FIELDS, default_background="transparent", images_only=True)
         while not job.ended.is_set():
             if await request.is_disconnected():
                 queue.delete(job.id)
@@ -242,8 +245,7 @@ def create_app(config: ServeConfig, queue: JobQueue, storage: Storage, *, model:
         },
     )
     async def create_job(request: Request) -> JSONResponse:
-        job = await receive_job(request, JOB_FIELDS, default_background="green", images_only=False)
-        queue.submit(job)
+        job = await submit_job(request, JOB_FIELDS, default_background="green", images_only=False)
         return JSONResponse(queue.describe(job), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
     @app.get(

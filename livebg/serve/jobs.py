@@ -99,14 +99,20 @@ class JobQueue:
             for thread in self._threads:
                 thread.start()
 
-    def submit(self, job: Job) -> None:
-        """Queue ``job``; :class:`QueueFull` when ``queue_size`` jobs are already waiting."""
+    def check_room(self) -> None:
+        """:class:`QueueFull` when ``queue_size`` jobs are already waiting (checked before an upload is
+        read, and again by :meth:`submit`)."""
         with self._lock:
             if len(self._waiting) >= self.queue_size:
                 raise QueueFull(
                     f"{len(self._waiting)} jobs are already waiting, this server's limit; try again in a "
                     "few minutes"
                 )
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job``; :class:`QueueFull` when ``queue_size`` jobs are already waiting."""
+        with self._lock:
+            self.check_room()
             self._submitted += 1
             job.number = self._submitted
             job.created = self.clock()
