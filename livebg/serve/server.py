@@ -86,7 +86,11 @@ def run_server(config: ServeConfig, model_options: Mapping[str, Any]) -> None:
                 )
             )
             address = config.url + (f"?token={config.token}" if config.token else "")
-            print(f"livebg serve: open {address} in a browser; the API is at {config.url}docs; Ctrl-C stops")
+            elsewhere = "" if config.local_only else " (from other machines, with this machine's address)"
+            print(
+                f"livebg serve: open {address} in a browser{elsewhere}; the API is at {config.url}docs; "
+                "Ctrl-C stops"
+            )
             sys.stdout.flush()
             with _signals_end_quietly():
                 server.run(sockets=[sock])
