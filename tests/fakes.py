@@ -1,11 +1,14 @@
 """Stand-ins for tests: sessions whose matte is known in advance, registry entries for tests of
 the weights cache, a camera that plays a script, and a virtual camera backend that records what it is
-sent."""
+sent, and a stand-in for livebg.Matter."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvirtualcam
@@ -15,6 +18,9 @@ from torch import Tensor
 from livebg.matting.registry import ModelSpec, WeightsSpec
 from livebg.matting.session import Matte, check_ratio
 from livebg.sources.camera import CaptureInfo
+
+if TYPE_CHECKING:
+    from livebg.api import FrameMatte
 
 
 class DiscSession:
@@ -192,3 +198,56 @@ class SentFrames:
                 return None
 
         pyvirtualcam.register_backend(name, RecordingBackend)
+
+
+class DiscMatter:
+    """:class:`livebg.Matter`'s interface with :class:`DiscSession`'s matte: stills through
+    :class:`livebg.api.Stream`, clips through the real ``livebg video`` pipeline, so results are real
+    files made in milliseconds.
+
+    ``gate``: when given, every call waits until it is set (to hold a job "running"). ``inputs`` lists
+    the inputs in the order the calls began; ``peak`` is the most calls that ran at once.
+    """
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.gate = gate
+        self.inputs: list[str] = []
+        self.peak = 0
+        self._running = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _call(self, input: object) -> Iterator[None]:
+        with self._lock:
+            self.inputs.append(str(input))
+            self._running += 1
+            self.peak = max(self.peak, self._running)
+        try:
+            if self.gate is not None:
+                self.gate.wait(timeout=60)
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def matte(self, image: object) -> FrameMatte:
+        from livebg.api import Stream, read_image
+
+        with self._call(image):
+            return Stream(DiscSession())(read_image(image))
+
+    def remove(self, image: object) -> np.ndarray:
+        return self.matte(image).rgba()
+
+    def replace(self, image: object, background: object) -> np.ndarray:
+        from livebg.api import Stream, read_image
+
+        with self._call(image), Stream(DiscSession()) as stream:
+            return stream.composite(read_image(image), background)
+
+    def process(self, input: object, output: object, *, progress: object = None, **options: object) -> object:
+        from livebg.transcode import VideoJob, process_video
+
+        with self._call(input):
+            job = VideoJob.create(input, output, **options)
+            return process_video(job, session=DiscSession(), progress=progress)
