@@ -116,9 +116,7 @@ def test_a_matter_serves_two_streams_in_turn_without_leaking_state(
     for x, y in zip(first, second, strict=True):
         interleaved_first.append(a(x).alpha)
         interleaved_second.append(b(y).alpha)
-    for got, expected in zip(
-        interleaved_first + interleaved_second, alone_first + alone_second, strict=True
-    ):
+    for got, expected in zip(interleaved_first + interleaved_second, alone_first + alone_second, strict=True):
         assert np.array_equal(got, expected)
     # The check can fail: one stream fed both clips carries the first clip's state into the second.
     shared = matter.stream()
