@@ -39,7 +39,8 @@ def test_cli_batch_exit_codes_and_summary(
     (tmp_path / "in" / "c.mp4").write_text("broken")
     assert main(args) == 1
     assert "0 made, 2 already done, 1 failed of 3 inputs" in caplog.text
-    assert f"failed: {tmp_path / 'in' / 'c.mp4'}: cannot open" in caplog.text
+    broken = tmp_path / "in" / "c.mp4"
+    assert f"failed: {broken}: input {broken} is not a video" in caplog.text
     assert capsys.readouterr().err.strip().endswith("livebg: error: 1 of 3 inputs failed (listed above)")
     # A glob and a list file (its entries keep the relative path written in it): already done.
     (tmp_path / "in" / "list.txt").write_text("a.mp4\n")

@@ -95,7 +95,7 @@ def test_a_failure_in_the_middle_is_reported_and_the_rest_is_made(folder: Path, 
     result = process_batch(folder, tmp_path / "out", processor=DiscMatter)
     assert not result.ok and len(result.done) == 2
     assert [f.source for f in result.failed] == [str(folder / "a2_broken.mp4")]
-    assert result.failed[0].reason.startswith(f"cannot open {folder / 'a2_broken.mp4'} as a video")
+    assert result.failed[0].reason.startswith(f"input {folder / 'a2_broken.mp4'} is not a video")
     assert result.summary().splitlines() == [
         f"2 made, 0 already done, 1 failed of 3 inputs in {result.seconds:.1f} s",
         f"  failed: {folder / 'a2_broken.mp4'}: {result.failed[0].reason}",

@@ -90,7 +90,7 @@ def test_composite_matte_and_foreground_from_one_pass(clip: Path, tmp_path: Path
     )
     result = process_video(job, session=session)
     assert result.frames == 4 and session.calls == 4  # one model call per frame for all three outputs
-    pngs = sorted((tmp_path / "alpha").iterdir())
+    pngs = sorted((tmp_path / "alpha").glob("*.png"))
     assert len(pngs) == 4
     alpha = cv2.imread(str(pngs[0]), cv2.IMREAD_GRAYSCALE)
     assert alpha[32, 48] == 255 and alpha[0, 0] == 0  # the disc
