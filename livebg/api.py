@@ -15,14 +15,15 @@ Every function here drives the same :class:`~livebg.step.FrameStep` as ``livebg 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from livebg.backgrounds import Background, ImageBackground, SolidColour, Transparent, parse_background
+from livebg.batch.inputs import is_batch
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
 from livebg.errors import UsageError
@@ -30,8 +31,12 @@ from livebg.frames import Frame, to_uint8
 from livebg.matting.factory import create_session
 from livebg.matting.session import MattingSession
 from livebg.sources.image_file import as_rgb, read_image
+from livebg.sources.span import Span
 from livebg.step import FrameStep
 from livebg.transcode import Progress, Result, VideoJob, process_video
+
+if TYPE_CHECKING:
+    from livebg.batch.runner import BatchResult
 
 STILL_PASSES = 4
 """How many times a still picture is fed to a recurrent model (RVM) before its matte is taken: RVM's
@@ -220,11 +225,23 @@ class Matter:
         pix_fmt: str | None = None,
         batch: int = 1,
         allow_truncated: bool = False,
+        start: float | None = None,
+        end: float | None = None,
+        duration: float | None = None,
+        frames: int | None = None,
+        span: Span | None = None,
+        alpha_output: str | Path | None = None,
+        foreground_output: str | Path | None = None,
         progress: Progress | None = None,
     ) -> Result:
         """Exactly what ``livebg video INPUT -o OUTPUT`` does, with this model: the output keeps the
         input's frames, timestamps and audio, and appears only when complete. ``progress(done, total)``
-        is called after each frame with the frames written and the total (``None`` when unknown)."""
+        is called after each frame with the frames written and the total (``None`` when unknown).
+
+        ``start``, ``end``, ``duration`` (seconds) and ``frames`` cut the clip as ffmpeg's ``-ss``,
+        ``-to``, ``-t`` and ``-frames:v`` do, exactly to the frame (``span``: the same as a
+        :class:`~livebg.sources.span.Span`). ``alpha_output`` and ``foreground_output`` also write the
+        matte and the person's colours from the same pass."""
         job = VideoJob.create(
             input,
             output,
@@ -240,6 +257,13 @@ class Matter:
             batch=batch,
             allow_truncated=allow_truncated,
             still_passes=still_passes(self.config.name),
+            start=start,
+            end=end,
+            duration=duration,
+            frames=frames,
+            span=span,
+            alpha_output=alpha_output,
+            foreground_output=foreground_output,
         )
         return process_video(job, session=self._session.fork(), progress=progress)
 
@@ -266,7 +290,7 @@ class Matter:
 _MODEL_OPTIONS = frozenset({f.name for f in fields(ModelConfig)} - {"name"} | {"model"})
 
 
-def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``options`` as (:class:`Matter`'s keywords, the rest)."""
     model = {k: v for k, v in options.items() if k in _MODEL_OPTIONS}
     return model, {k: v for k, v in options.items() if k not in _MODEL_OPTIONS}
@@ -275,23 +299,35 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def remove(image: ImageInput, **options: Any) -> np.ndarray:
     """``Matter(**options).remove(image)``: the person of a still cut out, ``uint8 (H, W, 4)`` RGBA.
     ``options``: :class:`Matter`'s keywords and ``passes``."""
-    model, rest = _split(options)
+    model, rest = split_options(options)
     return Matter(**model).remove(image, **rest)
 
 
 def replace(image: ImageInput, background: BackgroundInput, **options: Any) -> np.ndarray:
     """``Matter(**options).replace(image, background)``: ``uint8 (H, W, 3)`` RGB."""
-    model, rest = _split(options)
+    model, rest = split_options(options)
     return Matter(**model).replace(image, background, **rest)
 
 
 def process(
-    input: str | Path, output: str | Path, *, progress: Progress | None = None, **options: Any
-) -> Result:
+    input: str | Path | Sequence[str | Path],
+    output: str | Path,
+    *,
+    progress: Progress | None = None,
+    **options: Any,
+) -> Result | BatchResult:
     """What ``livebg video INPUT -o OUTPUT`` does, for one clip or image: takes :class:`Matter`'s
     keywords and :meth:`Matter.process`'s. The model is loaded only after the input and output have
-    been checked, and not at all with ``background="none"``."""
-    model, rest = _split(options)
+    been checked, and not at all with ``background="none"``.
+
+    Several inputs (a list, a folder, a glob, an ``"@list.txt"`` file) make a batch into the folder
+    ``output``: see :func:`livebg.batch.job.process_batch` for its further keywords; it returns a
+    :class:`~livebg.batch.runner.BatchResult`."""
+    if is_batch(input):
+        from livebg.batch.job import process_batch
+
+        return process_batch(input, output, **options)
+    model, rest = split_options(options)
     config = ModelConfig.create(**model)
     job = VideoJob.create(input, output, model=config, still_passes=still_passes(config.name), **rest)
     return process_video(job, progress=progress)
@@ -317,5 +353,3 @@ def open_background(background: BackgroundInput) -> Background:
             )
         return SolidColour((background[0], background[1], background[2]))
     return parse_background(str(background))
-
-

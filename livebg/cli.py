@@ -151,13 +151,19 @@ def _add_video_parser(sub: argparse._SubParsersAction) -> None:
         "timestamps, frame rate and audio; it is written under a temporary name and appears only when "
         "complete.",
     )
-    p.add_argument("input", help="input video file or stream URL")
+    p.add_argument(
+        "input",
+        nargs="+",
+        help="input video or picture file or stream URL; several inputs, folders, quoted globs "
+        "('clips/*.mp4') and @list.txt files (one path or URL a line) make a batch into the folder -o",
+    )
     p.add_argument(
         "-o",
         "--output",
         required=True,
         type=Path,
-        help="output file (.mp4, .mkv, .mov, .webm) or a folder ending in / for PNG frames",
+        help="output file (.mp4, .mkv, .mov, .webm) or a folder ending in / for PNG frames; "
+        "for a batch, the folder that receives the outputs",
     )
     p.add_argument(
         "-b",
@@ -184,6 +190,8 @@ def _add_video_parser(sub: argparse._SubParsersAction) -> None:
     enc.add_argument("--preset", default="medium", help="H.264 speed preset (default: medium)")
     enc.add_argument("--pix-fmt", help="pixel format (default: yuv420p; yuva444p10le/yuva420p with alpha)")
     p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    _add_trim_arguments(p)
+    _add_batch_arguments(p)
     _add_model_arguments(p)
     p.add_argument(
         "--batch",
@@ -195,14 +203,96 @@ def _add_video_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_video)
 
 
+def _add_trim_arguments(p: argparse.ArgumentParser) -> None:
+    trim = p.add_argument_group("part of a clip (as ffmpeg's -ss, -to, -t, -frames:v; exact to the frame)")
+    trim.add_argument(
+        "--start", type=_time, metavar="TIME", help="first time kept: seconds or [HH:]MM:SS[.ms]"
+    )
+    trim.add_argument("--end", type=_time, metavar="TIME", help="stop before this time of the input")
+    trim.add_argument("--duration", type=_time, metavar="TIME", help="keep this long from --start")
+    trim.add_argument("--frames", type=_positive_int, metavar="N", help="keep at most N frames")
+    more = p.add_argument_group("further outputs from the same pass")
+    more.add_argument("--alpha-output", type=Path, metavar="PATH", help="also write the matte (grey) here")
+    more.add_argument(
+        "--foreground-output", type=Path, metavar="PATH", help="also write the person's colours here"
+    )
+
+
+def _add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    from livebg.config import IMAGE_FORMATS, VIDEO_FORMATS
+
+    batch = p.add_argument_group(
+        "many inputs (outputs mirror the inputs' paths; a rerun skips outputs already made, as "
+        ".livebg-manifest.json in the output folder records)"
+    )
+    batch.add_argument("-r", "--recursive", action="store_true", help="descend into subfolders of folders")
+    batch.add_argument(
+        "--format",
+        choices=VIDEO_FORMATS,
+        help="container of the output clips (default: the input's; mov for transparent output)",
+    )
+    batch.add_argument(
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        help="format of the output stills (default: the input's; png for transparent output)",
+    )
+    batch.add_argument("--suffix", default="", help="text added to each output's name, e.g. _nobg")
+    batch.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run each input as a task on a Ray cluster: auto, ray://HOST:10001 or HOST:6379 "
+        "(without ADDRESS: a Ray started on this machine); needs pip install 'livebg[ray]'",
+    )
+    batch.add_argument(
+        "--ray-gpus", type=float, default=0, metavar="N", help="GPUs per Ray worker (default: 0, CPU)"
+    )
+    batch.add_argument(
+        "--ray-workers", type=_positive_int, metavar="N", help="Ray workers (default: as many as fit)"
+    )
+    batch.add_argument(
+        "--chunk-seconds",
+        type=_positive_float,
+        metavar="N",
+        help="cut each clip into chunks of about N seconds at keyframes, process them apart (at once "
+        "on Ray workers) and join them without re-encoding",
+    )
+    batch.add_argument(
+        "--chunk-warmup",
+        type=_non_negative_int,
+        metavar="W",
+        help="frames before each chunk shown to the model so its state settles (default: measured, "
+        "see README)",
+    )
+
+
 def _run_video(args: argparse.Namespace) -> int:
+    from livebg.batch.inputs import is_batch
+
+    trim = {"start": args.start, "end": args.end, "duration": args.duration, "frames": args.frames}
+    options = {
+        "background": args.background,
+        "output_type": args.output_type,
+        "audio": not args.no_audio,
+        "codec": args.codec,
+        "crf": args.crf,
+        "preset": args.preset,
+        "pix_fmt": args.pix_fmt,
+        "batch": args.batch,
+        "allow_truncated": args.allow_truncated,
+        **{key: value for key, value in trim.items() if value is not None},
+        **_model_options(args),
+    }
+    if is_batch(args.input) or args.ray is not None or args.chunk_seconds is not None:
+        return _run_video_batch(args, options)
     from livebg.sinks.encoding import VIDEO_SUFFIXES, EncoderOptions
     from livebg.sinks.png_sequence import is_png_sequence
     from livebg.sinks.safe_write import check_output, existing_paths
 
     # What needs no model is checked before torch loads (seconds), as the sinks check it again.
     folder = is_png_sequence(args.output)
-    protect = existing_paths(args.input, args.background, args.weights)
+    protect = existing_paths(args.input[0], args.background, args.weights)
     check_output(args.output, overwrite=args.overwrite, protect=protect, folder=folder)
     if not folder and args.output.suffix.lower() in VIDEO_SUFFIXES:
         encoder = EncoderOptions(
@@ -216,20 +306,13 @@ def _run_video(args: argparse.Namespace) -> int:
     bar = _ProgressBar(enabled=not args.no_progress)
     try:
         result = process(
-            args.input,
+            args.input[0],
             args.output,
-            background=args.background,
-            output_type=args.output_type,
             overwrite=args.overwrite,
-            audio=not args.no_audio,
-            codec=args.codec,
-            crf=args.crf,
-            preset=args.preset,
-            pix_fmt=args.pix_fmt,
-            batch=args.batch,
-            allow_truncated=args.allow_truncated,
+            alpha_output=args.alpha_output,
+            foreground_output=args.foreground_output,
             progress=bar,
-            **_model_options(args),
+            **options,
         )
     finally:
         bar.close()
@@ -239,11 +322,84 @@ def _run_video(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressBar:
-    """A progress callback (``done``, ``total``) drawing a tqdm bar on stderr, made on the first call."""
+def _run_video_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from livebg.batch.job import process_batch
 
-    def __init__(self, *, enabled: bool) -> None:
+    bars = _TaskBars(enabled=not args.no_progress)
+    try:
+        result = process_batch(
+            args.input,
+            args.output,
+            recursive=args.recursive,
+            video_format=args.format,
+            image_format=args.image_format,
+            suffix=args.suffix,
+            alpha_output=args.alpha_output,
+            foreground_output=args.foreground_output,
+            overwrite=args.overwrite,
+            chunk_seconds=args.chunk_seconds,
+            warmup=args.chunk_warmup,
+            ray=args.ray,
+            ray_gpus=args.ray_gpus,
+            ray_workers=args.ray_workers,
+            on_task=None if args.ray is not None else bars,  # Ray logs each finished input instead
+            **options,
+        )
+    finally:
+        bars.close()
+    log.info("%s", result.summary())
+    if not result.ok:
+        print(
+            f"livebg: error: {len(result.failed)} of {result.total} inputs failed (listed above)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _time(text: str) -> float:
+    """Seconds from ``12.5``, ``1:02.5`` or ``1:00:02.5``."""
+    try:
+        parts = [float(part) for part in text.split(":")]
+    except ValueError:
+        parts = []
+    if not 1 <= len(parts) <= 3 or any(part < 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time; give seconds (12.5) or [HH:]MM:SS (1:02.5)"
+        )
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not above 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
+class _ProgressBar:
+    """A progress callback (``done``, ``total``) drawing a tqdm bar on stderr, made on the first call;
+    ``label`` is shown before it."""
+
+    def __init__(self, *, enabled: bool, label: str | None = None) -> None:
         self.enabled = enabled
+        self.label = label
         self._bar: Any = None
 
     def __call__(self, done: int, total: int | None) -> None:
@@ -253,12 +409,34 @@ class _ProgressBar:
             from tqdm import tqdm
 
             # A closed terminal or pipe must not fail the job: the bar then draws into nothing.
-            self._bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=QuietStream(sys.stderr))
+            self._bar = tqdm(
+                total=total, desc=self.label, unit="frame", dynamic_ncols=True, file=QuietStream(sys.stderr)
+            )
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class _TaskBars:
+    """A batch's progress: for each input, a bar labelled with its place in the batch and its name."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: _ProgressBar | None = None
+
+    def __call__(self, position: int, count: int, task: Any) -> _ProgressBar | None:
+        self.close()
+        if not self.enabled:
+            return None
+        self._bar = _ProgressBar(enabled=True, label=f"[{position}/{count}] {task.key}")
+        return self._bar
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 # ---------------------------------------------------------------------------------------------------

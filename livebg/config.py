@@ -14,6 +14,8 @@ from livebg.matting.registry import DEFAULT_MODEL
 # (and `livebg --help`) imports no torch.
 REFINERS = ("deep_guided_filter", "fast_guided_filter")
 OUTPUT_TYPES = ("composite", "alpha", "foreground")
+VIDEO_FORMATS = ("mp4", "mov", "mkv", "webm")  # a batch's output clips (livebg.batch.inputs)
+IMAGE_FORMATS = ("png", "jpg", "webp")  # a batch's output stills
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ writer interleaves them as they came.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from livebg.sinks.png_sequence import PngSequenceSink, is_png_sequence
 from livebg.sinks.safe_write import existing_paths
 from livebg.sinks.video_file import VideoFileSink
 from livebg.sources.image_file import ImageFileSource, is_image_path
+from livebg.sources.span import Span, SpanSource, Warmup
 from livebg.sources.video_file import VideoFileSource
 from livebg.step import FrameStep, Matted, StageTimer
 
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _DONE = object()
 Sink = VideoFileSink | PngSequenceSink | ImageFileSink
+Source = VideoFileSource | ImageFileSource | SpanSource
 _QUEUE_DEPTH = 8
 
 
@@ -51,6 +55,9 @@ class VideoJob:
     720p with PyTorch: 6.2 fps with 1, 4.6 fps with 4). ``still_passes``: how many times a still image
     input is shown to the model before its matte is taken (a recurrent model settles on it).
     ``allow_truncated``: keep what is readable of a cut-off input (with a warning) instead of failing.
+    ``span``: the stretch of a clip to process (``None``: all of it; ignored for a still).
+    ``alpha_output``/``foreground_output``: also write the matte (grey) and the person's colours there,
+    from the same model pass (no audio in those).
     """
 
     input: str
@@ -64,6 +71,9 @@ class VideoJob:
     batch: int = 1
     still_passes: int = 1
     allow_truncated: bool = False
+    span: Span | None = None
+    alpha_output: Path | None = None
+    foreground_output: Path | None = None
 
     @classmethod
     def create(
@@ -83,8 +93,20 @@ class VideoJob:
         batch: int = 1,
         still_passes: int = 1,
         allow_truncated: bool = False,
+        start: float | None = None,
+        end: float | None = None,
+        duration: float | None = None,
+        frames: int | None = None,
+        span: Span | None = None,
+        alpha_output: str | Path | None = None,
+        foreground_output: str | Path | None = None,
     ) -> VideoJob:
-        """A job from the flat options of ``livebg video`` (and :func:`livebg.process`)."""
+        """A job from the flat options of ``livebg video`` (and :func:`livebg.process`); ``start``,
+        ``end``, ``duration`` (seconds) and ``frames`` mean what ffmpeg's ``-ss``, ``-to``, ``-t`` and
+        ``-frames:v`` do; ``span`` gives the same as a :class:`Span` instead."""
+        trim = Span.create(start, end, duration, frames)
+        if span is not None and trim is not None:
+            raise UsageError("give either a span or start/end/duration/frames, not both")
         return cls(
             input=str(input),
             output=Path(output),
@@ -97,7 +119,16 @@ class VideoJob:
             batch=batch,
             still_passes=still_passes,
             allow_truncated=allow_truncated,
+            span=span or trim,
+            alpha_output=None if alpha_output is None else Path(alpha_output),
+            foreground_output=None if foreground_output is None else Path(foreground_output),
         )
+
+    @property
+    def extra_outputs(self) -> dict[str, Path]:
+        """The outputs written beside :attr:`output`, by output type (``alpha``, ``foreground``)."""
+        extra = {"alpha": self.alpha_output, "foreground": self.foreground_output}
+        return {kind: path for kind, path in extra.items() if path is not None}
 
 
 @dataclass(frozen=True)
@@ -137,71 +168,92 @@ def process_video(
     if job.still_passes < 1:
         raise UsageError(f"still_passes={job.still_passes}: give 1 or more")
     background = parse_background(job.background)
-    if not background.needs_matte and job.output_type != "composite":
+    if not background.needs_matte and (job.output_type != "composite" or job.extra_outputs):
         background.close()
-        raise UsageError(f"--output-type {job.output_type} needs the model, but --background none skips it")
+        raise UsageError(
+            f"--output-type {job.output_type} and --alpha-output/--foreground-output need the model, "
+            "but --background none skips it"
+        )
+    paths = [job.output, *job.extra_outputs.values()]
+    if len({Path(os.path.abspath(path)) for path in paths}) < len(paths):
+        background.close()
+        raise UsageError(f"outputs {', '.join(map(str, paths))} repeat a path; give each output its own")
     try:
         still = is_image_path(job.input)
-        opened = ImageFileSource(job.input) if still else VideoFileSource(
-            job.input, with_audio=job.audio, allow_truncated=job.allow_truncated
-        )
-        with opened as source:
-            alpha_out = job.output_type == "composite" and background.transparent
-            # Never written: the input, the background and the weights (those that are files).
-            protect = existing_paths(job.input, job.background, job.model.weights)
-            if is_image_path(job.output):
-                if (source.frame_count or 1) > 1:
-                    raise UsageError(
-                        f"output {job.output} is a single image but {job.input} has "
-                        f"{source.frame_count} frames; use a video file or a PNG folder (a path ending in /)"
-                    )
-                sink: Sink = ImageFileSink(
-                    job.output, alpha=alpha_out, overwrite=job.overwrite, protect=protect
+        with ExitStack() as stack:
+            source = stack.enter_context(_open_source(job, still))
+            renderers = [(job.output_type, job.output), *job.extra_outputs.items()]
+            sinks = []
+            for index, (kind, path) in enumerate(renderers):
+                alpha = kind == "composite" and background.transparent
+                sinks.append(stack.enter_context(_open_sink(job, source, path, alpha, audio=index == 0)))
+            if background.needs_matte:
+                session = session or create_session(job.model)
+                log.info(
+                    "%s on %s with %s, downsample ratio %.3g",
+                    session.name,
+                    session.device,
+                    session.backend,
+                    session.current_ratio(source.height, source.width),
                 )
-            elif is_png_sequence(job.output):
-                sink = PngSequenceSink(
-                    job.output,
-                    alpha=alpha_out,
-                    overwrite=job.overwrite,
-                    protect=protect,
-                    expected_frames=source.frame_count,
-                )
-                if source.audio:
-                    log.info("a PNG sequence has no audio: the input's audio is not kept")
-            else:
-                sink = VideoFileSink(
-                    job.output,
-                    width=source.width,
-                    height=source.height,
-                    rate=source.rate,
-                    alpha=alpha_out,
-                    overwrite=job.overwrite,
-                    protect=protect,
-                    time_base=source.time_base,
-                    options=job.encoder,
-                    audio_streams=source.audio,
-                    expected_frames=source.frame_count,
-                )
-            with sink:
-                if background.needs_matte:
-                    session = session or create_session(job.model)
-                    log.info(
-                        "%s on %s with %s, downsample ratio %.3g",
-                        session.name,
-                        session.device,
-                        session.backend,
-                        session.current_ratio(source.height, source.width),
-                    )
-                step = FrameStep(session, Compositor(background, output=job.output_type), timer=timer)
-                step.reset()
-                total = source.frame_count
-                if progress is not None:
-                    progress(0, total)
-                passes = job.still_passes if still else 1
-                frames, seconds = _run(source, step, sink, _counter(progress, total), job.batch, passes)
+            main = FrameStep(session, Compositor(background, output=job.output_type), timer=timer)
+            main.reset()
+            extra = [
+                FrameStep(session, Compositor(background, output=kind), timer=main.timer)
+                for kind in job.extra_outputs
+            ]
+            steps = [main, *extra]
+            total = source.frame_count
+            if progress is not None:
+                progress(0, total)
+            passes = job.still_passes if still else 1
+            outputs = list(zip(steps, sinks, strict=True))
+            frames, seconds = _run(source, outputs, _counter(progress, total), job.batch, passes)
     finally:
         background.close()
     return Result(job.output, frames, seconds)
+
+
+def _open_source(job: VideoJob, still: bool) -> Source:
+    if still:
+        return ImageFileSource(job.input)
+    source = VideoFileSource(job.input, with_audio=job.audio, allow_truncated=job.allow_truncated)
+    if job.span is None:
+        return source
+    return SpanSource(source, job.span)
+
+
+def _open_sink(job: VideoJob, source: Source, path: Path, alpha: bool, *, audio: bool) -> Sink:
+    """The sink for ``path``, by its form: an image file, a PNG folder or a video file (with the input's
+    audio when ``audio``)."""
+    # Never written: the input, the background and the weights (those that are files).
+    protect = existing_paths(job.input, job.background, job.model.weights)
+    if is_image_path(path):
+        if (source.frame_count or 1) > 1:
+            raise UsageError(
+                f"output {path} is a single image but {job.input} has "
+                f"{source.frame_count} frames; use a video file or a PNG folder (a path ending in /)"
+            )
+        return ImageFileSink(path, alpha=alpha, overwrite=job.overwrite, protect=protect)
+    if is_png_sequence(path):
+        if audio and source.audio:
+            log.info("a PNG sequence has no audio: the input's audio is not kept")
+        return PngSequenceSink(
+            path, alpha=alpha, overwrite=job.overwrite, protect=protect, expected_frames=source.frame_count
+        )
+    return VideoFileSink(
+        path,
+        width=source.width,
+        height=source.height,
+        rate=source.rate,
+        alpha=alpha,
+        overwrite=job.overwrite,
+        protect=protect,
+        time_base=source.time_base,
+        options=job.encoder,
+        audio_streams=source.audio if audio else (),
+        expected_frames=source.frame_count,
+    )
 
 
 def _counter(progress: Progress | None, total: int | None) -> Callable[[], None] | None:
@@ -219,9 +271,8 @@ def _counter(progress: Progress | None, total: int | None) -> Callable[[], None]
 
 
 def _run(
-    source: VideoFileSource | ImageFileSource,
-    step: FrameStep,
-    sink: Sink,
+    source: Source,
+    outputs: list[tuple[FrameStep, Sink]],
     written: Callable[[], None] | None,
     batch: int = 1,
     still_passes: int = 1,
@@ -230,6 +281,7 @@ def _run(
     decoded: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
     matted: queue.Queue[Any] = queue.Queue(_QUEUE_DEPTH)
     errors: list[BaseException] = []
+    step, sink = outputs[0]  # the main output; it alone receives the audio
     timer = step.timer
 
     def reader() -> None:
@@ -253,9 +305,10 @@ def _run(
                     sink.mux(item)
                     continue
                 # Compositing here overlaps it with the model's work on the next frame.
-                image = step.render(item)
+                images = [renderer.render(item) for renderer, _ in outputs]
                 with timer.stage("output"):
-                    sink.write(image, time=item.frame.time, pts=item.frame.pts)
+                    for (_, out), image in zip(outputs, images, strict=True):
+                        out.write(image, time=item.frame.time, pts=item.frame.pts)
                 if written is not None:
                     written()
         except BaseException as exc:
@@ -288,6 +341,11 @@ def _run(
 
     try:
         for item in _drain(decoded, stop):
+            if isinstance(item, Warmup):  # for the model's state only (a chunk's lead-in)
+                if not flush():
+                    break
+                step.matte([item.frame])
+                continue
             if isinstance(item, Frame):
                 if frames and item.rgb.shape != frames[0].rgb.shape and not flush():
                     break  # a batch holds frames of one size

@@ -5,9 +5,11 @@ sent, and a stand-in for livebg.Matter."""
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +17,8 @@ import pyvirtualcam
 import torch
 from torch import Tensor
 
+from livebg.api import Matter
+from livebg.config import ModelConfig
 from livebg.matting.registry import ModelSpec, WeightsSpec
 from livebg.matting.session import Matte, check_ratio
 from livebg.sources.camera import CaptureInfo
@@ -25,17 +29,25 @@ if TYPE_CHECKING:
 
 class DiscSession:
     """A session whose matte is a centred disc (alpha 1 inside, 0 outside); counts calls and resets.
-    Its ratio (1 unless set) changes nothing."""
+    Its ratio (1 unless set) changes nothing.
+
+    Stand-ins for trouble, shared with its forks: ``interrupt_at``: the model call (counted over all
+    forks, from 1) that raises ``KeyboardInterrupt`` as Ctrl-C would; ``die_flag``: a file whose
+    presence makes the second call of a fork remove it and end the process at once (a worker dying).
+    """
 
     name = "disc"
     backend = "test"
     device = torch.device("cpu")
     dtype = torch.float32
 
-    def __init__(self) -> None:
+    def __init__(self, *, interrupt_at: int | None = None, die_flag: Path | None = None) -> None:
         self.calls = 0
         self.resets = 0
         self._ratio: float | None = None
+        self.interrupt_at = interrupt_at
+        self.die_flag = die_flag
+        self._all_calls = [0]
 
     @property
     def downsample_ratio(self) -> float | None:
@@ -54,12 +66,19 @@ class DiscSession:
         self.resets += 1
 
     def fork(self) -> DiscSession:
-        twin = DiscSession()
+        twin = DiscSession(interrupt_at=self.interrupt_at, die_flag=self.die_flag)
+        twin._all_calls = self._all_calls
         twin.set_downsample_ratio(self._ratio)
         return twin
 
     def __call__(self, src: torch.Tensor) -> Matte:
         self.calls += 1
+        self._all_calls[0] += 1
+        if self._all_calls[0] == self.interrupt_at:
+            raise KeyboardInterrupt
+        if self.die_flag is not None and self.calls == 2 and self.die_flag.exists():
+            self.die_flag.unlink()
+            os._exit(1)
         h, w = src.shape[-2:]
         yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
         disc = (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (min(h, w) / 3) ** 2).float()
@@ -200,7 +219,7 @@ class SentFrames:
         pyvirtualcam.register_backend(name, RecordingBackend)
 
 
-class DiscMatter:
+class GatedMatter:
     """:class:`livebg.Matter`'s interface with :class:`DiscSession`'s matte: stills through
     :class:`livebg.api.Stream`, clips through the real ``livebg video`` pipeline, so results are real
     files made in milliseconds.
@@ -251,3 +270,12 @@ class DiscMatter:
         with self._call(input):
             job = VideoJob.create(input, output, **options)
             return process_video(job, session=DiscSession(), progress=progress)
+
+
+class DiscMatter(Matter):
+    """A :class:`livebg.Matter` whose model is a :class:`DiscSession` (with its keywords); picklable,
+    so Ray workers can make one."""
+
+    def __init__(self, **trouble: object) -> None:
+        self.config = ModelConfig(name="disc")
+        self._session = DiscSession(**trouble)  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ from livebg.serve.jobs import INTERNAL_ERROR, JobQueue
 from livebg.serve.storage import Storage
 from livebg.serve.thumbnails import SIZE
 
-from .fakes import DiscMatter
+from .fakes import GatedMatter
 from .media import make_clip, probe, read_frames
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -42,9 +42,9 @@ LOCAL = "http://127.0.0.1"
 def serving(
     tmp_path: Path, matter: Any = None, **settings: Any
 ) -> Iterator[tuple[TestClient, JobQueue, Any]]:
-    """A client of the app with ``matter`` (default: a :class:`DiscMatter`) and these settings."""
+    """A client of the app with ``matter`` (default: a :class:`GatedMatter`) and these settings."""
     config = ServeConfig(**settings)
-    matter = matter or DiscMatter()
+    matter = matter or GatedMatter()
     storage = Storage(config.disk_limit_bytes, parent=tmp_path)
     queue = JobQueue(matter, storage, queue_size=config.queue_size, time_limit=config.time_limit)
     app = create_app(config, queue, storage, model="rvm-mobilenetv3")
@@ -111,7 +111,7 @@ def test_the_page_and_its_assets_are_local_and_carry_security_headers(tmp_path: 
 
 def test_healthz_answers_while_a_job_runs(tmp_path: Path) -> None:
     gate = threading.Event()
-    with serving(tmp_path, DiscMatter(gate)) as (client, queue, _):
+    with serving(tmp_path, GatedMatter(gate)) as (client, queue, _):
         job = submit(client, picture(tmp_path / "p.png")).json()
         deadline = time.monotonic() + 30
         while queue.counts()["running"] == 0 and time.monotonic() < deadline:
@@ -303,7 +303,7 @@ def test_errors_are_one_sentence_json(tmp_path: Path) -> None:
 
 
 def test_failures_in_processing_never_leak_tracebacks_or_paths(tmp_path: Path) -> None:
-    class Broken(DiscMatter):
+    class Broken(GatedMatter):
         def process(self, input: object, output: object, **options: object) -> object:
             raise RuntimeError(f"internal detail {input}")
 
@@ -365,7 +365,7 @@ def test_path_like_file_names_touch_nothing_outside_the_servers_folder(tmp_path:
 
 def test_a_result_is_not_ready_while_its_job_runs_and_deleting_stops_it(tmp_path: Path) -> None:
     gate = threading.Event()
-    with serving(tmp_path, DiscMatter(gate)) as (client, queue, _):
+    with serving(tmp_path, GatedMatter(gate)) as (client, queue, _):
         job = submit(client, picture(tmp_path / "p.png")).json()
         early = client.get(f"/api/jobs/{job['id']}/result")
         assert early.status_code == 409 and early.json()["error"].startswith("the job is ")
@@ -379,7 +379,7 @@ def test_a_result_is_not_ready_while_its_job_runs_and_deleting_stops_it(tmp_path
 
 def test_a_full_queue_answers_503(tmp_path: Path) -> None:
     gate = threading.Event()
-    with serving(tmp_path, DiscMatter(gate), queue_size=1) as (client, queue, _):
+    with serving(tmp_path, GatedMatter(gate), queue_size=1) as (client, queue, _):
         source = picture(tmp_path / "p.png")
         first = submit(client, source).json()
         while queue.counts()["running"] == 0:
@@ -490,7 +490,7 @@ def test_ten_parallel_uploads_queue_in_order_with_bounded_memory(tmp_path: Path)
         uploads.append(path)
     total = sum(p.stat().st_size for p in uploads)
     gate = threading.Event()
-    matter = DiscMatter(gate)
+    matter = GatedMatter(gate)
     storage = Storage(10**9, parent=tmp_path)
     queue = JobQueue(matter, storage)
     app = create_app(ServeConfig(), queue, storage, model="rvm-mobilenetv3")

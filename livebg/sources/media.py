@@ -241,6 +241,19 @@ class MediaInput:
         yield from self._items
         self._check_complete()
 
+    def seek(self, seconds: float) -> None:
+        """Make :meth:`read` start at the video keyframe at or before ``seconds`` (from the stream's
+        start; the picture decoded at opening is dropped); audio packets follow from the same file
+        position. Before reading only. Raises :class:`InputError` when the container cannot seek."""
+        target = (self._start or 0) + int(seconds / self.time_base)
+        self._items.close()
+        self._pending.clear()
+        try:
+            self.container.seek(target, backward=True, any_frame=False, stream=self.video)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"cannot seek in {self._name} to {seconds:.3f} s ({_reason(exc)})") from None
+        self._items = self._decode()
+
     def pictures(self) -> Iterator[Picture]:
         """:meth:`read` without the audio packets."""
         for item in self.read():

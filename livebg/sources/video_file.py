@@ -65,6 +65,12 @@ class VideoFileSource:
             else:
                 yield item
 
+    def seek(self, seconds: float) -> None:
+        """Start the iteration at the video keyframe at or before ``seconds`` (the timeline of
+        :attr:`Frame.time`, from the stream's start); audio packets follow from the same file position.
+        Before iterating only."""
+        self._media.seek(seconds)
+
     def close(self) -> None:
         self._media.close()
 
