@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from livebg.config import ModelConfig
-from livebg.frames import to_tensor, to_uint8
 from livebg.matting.factory import load_rvm
 from livebg.sinks.encoding import EncoderOptions
+from livebg.tensors import to_tensor, to_uint8
 from livebg.transcode import VideoJob, process_video
 
 GREEN = torch.tensor([0, 177 / 255, 64 / 255]).view(1, 3, 1, 1)

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from livebg.config import ModelConfig
-from livebg.frames import to_tensor
 from livebg.live import LiveConfig, LiveStats, run_live
 from livebg.matting.factory import create_session
 from livebg.sources.camera import CaptureSettings
+from livebg.tensors import to_tensor
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CLIP = HERE.parent.parent / "shared" / "data" / "woman_indoor_plants_720p.mp4"

@@ -27,12 +27,13 @@ from livebg.batch.inputs import is_batch
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
 from livebg.errors import UsageError
-from livebg.frames import Frame, to_uint8
+from livebg.frames import Frame
 from livebg.matting.factory import create_session
 from livebg.matting.session import MattingSession
 from livebg.sources.image_file import as_rgb, read_image
 from livebg.sources.span import Span
 from livebg.step import FrameStep
+from livebg.tensors import to_uint8
 from livebg.transcode import Progress, Result, VideoJob, process_video
 
 if TYPE_CHECKING:

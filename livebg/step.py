@@ -23,8 +23,9 @@ import torch
 from torch import Tensor
 
 from livebg.compositing import Compositor
-from livebg.frames import Frame, to_tensor, to_uint8
+from livebg.frames import Frame
 from livebg.matting.session import Matte, MattingSession
+from livebg.tensors import to_tensor, to_uint8
 
 STAGES = ("decode", "model", "composite", "output")
 """The stages a pipeline reports: ``decode`` (or capture), ``model``, ``composite``, ``output``."""

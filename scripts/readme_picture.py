@@ -15,9 +15,10 @@ import numpy as np
 from livebg.backgrounds import parse_background
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
-from livebg.frames import Frame, to_tensor, to_uint8
+from livebg.frames import Frame
 from livebg.matting.factory import create_session
 from livebg.sources.video_file import VideoFileSource
+from livebg.tensors import to_tensor, to_uint8
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import torch
 from livebg.backgrounds import Blur, VideoBackground, parse_background
 from livebg.compositing import Compositor
 from livebg.errors import UsageError
-from livebg.frames import to_uint8
 from livebg.matting.session import Matte
 from livebg.sinks.encoding import EncoderOptions
+from livebg.tensors import to_uint8
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession

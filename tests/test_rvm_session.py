@@ -80,7 +80,7 @@ def test_matte_is_right_where_the_person_is(data_dir: Path, rvm_checkpoint: Path
     import cv2
     import numpy as np
 
-    from livebg.frames import to_tensor
+    from livebg.tensors import to_tensor
 
     rgb = cv2.cvtColor(cv2.imread(str(data_dir / "portrait_02.jpg")), cv2.COLOR_BGR2RGB)
     reference = cv2.imread(str(data_dir / "portrait_02_p3mnet_alpha.png"), cv2.IMREAD_GRAYSCALE) / 255.0

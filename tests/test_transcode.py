@@ -18,9 +18,9 @@ import torch
 from livebg.cli import main
 from livebg.config import ModelConfig
 from livebg.errors import InputError, InputNotFoundError, Interrupted, OutputError, UsageError
-from livebg.frames import to_tensor
 from livebg.matting.factory import create_session, load_rvm
 from livebg.matting.session import Matte
+from livebg.tensors import to_tensor
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession

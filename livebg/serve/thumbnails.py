@@ -8,8 +8,8 @@ import cv2
 import torch
 
 from livebg.backgrounds import bundled_backgrounds, parse_background
-from livebg.frames import to_uint8
 from livebg.serve.errors import NotFound
+from livebg.tensors import to_uint8
 
 SIZE = (144, 256)  # (height, width): 16:9, sharp on a high-density screen at 128 x 72 CSS pixels
 
