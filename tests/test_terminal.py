@@ -6,31 +6,62 @@ from __future__ import annotations
 import io
 import os
 import signal
-import time
+import subprocess
+import sys
 
 import pytest
 
 from livebg.terminal import QuietStream, StopSignals
 
+# Signals go to a child interpreter, never to the test process (whose other threads, left by other tests'
+# runtimes, have no business receiving them).
+_CHILD = """
+import os, signal, sys, time
+from livebg.terminal import StopSignals
 
-def _deliver(signum: int) -> None:
+def deliver(signum):
     os.kill(os.getpid(), signum)
     time.sleep(0.05)  # the handler runs at the next bytecode boundary once the signal is in
+
+name = sys.argv[1]
+signum = getattr(signal, name)
+{body}
+print("ok")
+"""
+
+_STOP_AND_REPEAT = """
+# As in a terminal (the test may run under nohup, which leaves SIGHUP ignored).
+signal.signal(signum, signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL)
+stops = StopSignals()
+try:
+    with stops:
+        deliver(signum)
+    sys.exit("the signal did not interrupt")
+except KeyboardInterrupt:
+    pass
+assert stops.received == signum and stops.exit_code == 128 + signum, (stops.received, stops.exit_code)
+# The process is stopping: a second signal (Ctrl-C twice, kill during cleanup) changes nothing.
+deliver(signum)
+"""
+
+_IGNORED = """
+signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+with StopSignals() as stops:
+    deliver(signal.SIGHUP)
+assert stops.received is None, stops.received
+assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+"""
+
+
+def _run_child(body: str, name: str) -> subprocess.CompletedProcess[str]:
+    code = _CHILD.format(body=body)
+    return subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_stop_signal_is_a_keyboard_interrupt_and_a_second_is_ignored(name: str) -> None:
-    signum = getattr(signal, name)
-    # As in a terminal (this test may run under nohup, which leaves SIGHUP ignored).
-    before = signal.signal(signum, signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL)
-    stops = StopSignals()
-    with pytest.raises(KeyboardInterrupt), stops:
-        _deliver(signum)
-        pytest.fail("the signal did not interrupt")
-    assert stops.received == signum and stops.exit_code == 128 + signum
-    # The process is stopping: a second signal (Ctrl-C twice, kill during cleanup) changes nothing.
-    _deliver(signum)
-    signal.signal(signum, before)
+    done = _run_child(_STOP_AND_REPEAT, name)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
 
 
 def test_handlers_come_back_when_nothing_arrived() -> None:
@@ -46,14 +77,8 @@ def test_handlers_come_back_when_nothing_arrived() -> None:
 
 
 def test_an_ignored_signal_stays_ignored() -> None:
-    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
-    try:
-        with StopSignals() as stops:
-            _deliver(signal.SIGHUP)
-        assert stops.received is None
-        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGHUP, before)
+    done = _run_child(_IGNORED, "SIGHUP")
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
 
 
 def test_writes_into_a_closed_pipe_are_dropped() -> None:
