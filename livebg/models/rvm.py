@@ -5,6 +5,9 @@ Tensor conventions: ``src`` is float RGB ``(B, 3, H, W)`` in [0, 1]; ``fgr`` is 
 [0, 1]; ``pha`` is ``(B, 1, H, W)`` in [0, 1]; the four recurrent states ``r1..r4`` live at 1/2, 1/4, 1/8
 and 1/16 of the *downsampled* input. Module and parameter names follow the official checkpoints so they
 load with ``strict=True``.
+
+About 430 lines: the whole network in one file, as the paper presents it (encoders, LR-ASPP, recurrent
+decoder, both refiners), with no I/O.
 """
 
 from __future__ import annotations
