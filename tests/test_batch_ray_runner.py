@@ -37,7 +37,8 @@ def ray_cluster() -> Iterator[Any]:
     try:
         yield ray
     finally:
-        ray.shutdown()
+        with keep_sigterm_handler():
+            ray.shutdown()
         if previous is None:
             del os.environ["PYTHONPATH"]
         else:

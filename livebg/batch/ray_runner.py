@@ -67,7 +67,9 @@ def connect(ray: Any, address: str) -> bool:
 @contextlib.contextmanager
 def keep_sigterm_handler() -> Iterator[None]:
     """Puts back the SIGTERM handler after the block: ``ray.init`` replaces it with one that exits at
-    once, where livebg's stops the work like Ctrl-C and cleans up (:mod:`livebg.terminal`)."""
+    once, and ``ray.shutdown`` resets the operating system's to the default (ending the process) while
+    Python still names the old one; livebg's stops the work like Ctrl-C and cleans up
+    (:mod:`livebg.terminal`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -187,7 +189,8 @@ def run_ray(
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)
         if started:
-            ray.shutdown()
+            with keep_sigterm_handler():
+                ray.shutdown()
     result.seconds = time.perf_counter() - began
     return result
 
