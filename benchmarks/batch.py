@@ -88,7 +88,8 @@ def alphas(matter: Matter, frames: list[np.ndarray]) -> list[np.ndarray]:
 def warmup_curve(args: argparse.Namespace) -> None:
     matter = Matter(weights=args.weights, backend=args.backend)
     warmups = sorted(args.warmups)
-    join, after = max(args.join, warmups[-1]), args.after
+    # The join must lie beyond the longest warm-up, or that chunk would start at frame 0 (the uncut run).
+    join, after = max(args.join, warmups[-1] + 1), args.after
     print(
         f"\n{matter.description}; chunk joined at frame {join}: |alpha - uncut alpha| in 1/255, "
         f"mean and 99.9th percentile over the pixels, at the join and averaged over {after} frames"
@@ -122,7 +123,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50, help="frames per clip (default: 50)")
     parser.add_argument("--backend", default="auto", help="backend for the warm-up curve (default: auto)")
     parser.add_argument("--warmups", type=int, nargs="+", default=[0, 5, 15, 30, 60])
-    parser.add_argument("--join", type=int, default=60, help="frame where the chunk starts (default: 60)")
+    parser.add_argument("--join", type=int, default=90, help="frame where the chunk starts (default: 90)")
     parser.add_argument("--after", type=int, default=30, help="frames compared from the join on")
     parser.add_argument("--curve-clips", nargs="+", default=list(CLIPS[:3]), metavar="NAME")
     parser.add_argument("--skip-throughput", action="store_true")

@@ -4,6 +4,7 @@ worker killed mid-clip, and one clip in chunks across the workers."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
@@ -17,8 +18,8 @@ import pytest
 
 from livebg.batch.job import process_batch
 from livebg.batch.manifest import MANIFEST_NAME
-from livebg.batch.ray_runner import import_ray
-from livebg.errors import MissingDependencyError
+from livebg.batch.ray_runner import connect, import_ray, keep_sigterm_handler
+from livebg.errors import MissingDependencyError, UsageError
 from tests.fakes import DiscMatter
 from tests.media import make_clip, probe, read_frames
 
@@ -31,11 +32,13 @@ def ray_cluster() -> Iterator[Any]:
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'livebg[ray]')")
     previous = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), previous]))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    with keep_sigterm_handler():  # the next tests' signal handling stays as it was
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield ray
     finally:
-        ray.shutdown()
+        with keep_sigterm_handler():
+            ray.shutdown()
         if previous is None:
             del os.environ["PYTHONPATH"]
         else:
@@ -72,6 +75,26 @@ def test_missing_ray_is_one_sentence_with_the_pip_command(monkeypatch: pytest.Mo
         MissingDependencyError, match=r"--ray needs the ray package.*pip install 'livebg\[ray\]'"
     ):
         import_ray()
+
+
+def test_joining_ray_keeps_livebgs_sigterm_handler_and_checks_the_address() -> None:
+    class StandIn:  # what ray.init does to the driver's SIGTERM handler
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, **options: object) -> None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def ours(signum: int, frame: object) -> None: ...
+
+    previous = signal.signal(signal.SIGTERM, ours)
+    try:
+        assert connect(StandIn(), "local") is True
+        assert signal.getsignal(signal.SIGTERM) is ours
+        with pytest.raises(UsageError, match="--ray nowhere: give auto, ray://HOST:10001, HOST:6379"):
+            connect(StandIn(), "nowhere")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_a_worker_killed_mid_clip_has_the_clip_retried_and_the_batch_completes(

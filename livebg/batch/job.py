@@ -64,8 +64,12 @@ def process_batch(
     for name in ("overwrite", "output", "alpha_output", "foreground_output", "progress"):
         if name in job_options:
             raise UsageError(f"{name} is set by the batch; do not pass it with several inputs")
-    if chunk_seconds is not None and not chunk_seconds > 0:
-        raise UsageError(f"--chunk-seconds {chunk_seconds}: give a length above 0 seconds")
+    if chunk_seconds is not None:
+        if not chunk_seconds > 0:
+            raise UsageError(f"--chunk-seconds {chunk_seconds}: give a length above 0 seconds")
+        from livebg.batch.chunks import check_options
+
+        check_options(job_options)  # before any model loads
     config = ModelConfig.create(**model_options)  # checks the model options before any work
     background = parse_background(job_options.get("background", "green"))
     transparent = background.transparent

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +54,31 @@ def connect(ray: Any, address: str) -> bool:
     connection (and so should end it)."""
     if ray.is_initialized():
         return False
-    if address in ("local", ""):
-        ray.init(include_dashboard=False, log_to_driver=False)
-    else:
-        if address != "auto" and not address.startswith("ray://") and ":" not in address:
-            raise UsageError(f"--ray {address}: give auto, ray://HOST:10001, HOST:6379 or nothing")
-        ray.init(address=address, log_to_driver=False)
+    if address not in ("local", "", "auto") and not address.startswith("ray://") and ":" not in address:
+        raise UsageError(f"--ray {address}: give auto, ray://HOST:10001, HOST:6379 or nothing")
+    with keep_sigterm_handler():
+        if address in ("local", ""):
+            ray.init(include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
     return True
+
+
+@contextlib.contextmanager
+def keep_sigterm_handler() -> Iterator[None]:
+    """Puts back the SIGTERM handler after the block: ``ray.init`` replaces it with one that exits at
+    once, and ``ray.shutdown`` resets the operating system's to the default (ending the process) while
+    Python still names the old one; livebg's stops the work like Ctrl-C and cleans up
+    (:mod:`livebg.terminal`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 class Worker:
@@ -169,7 +189,8 @@ def run_ray(
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)
         if started:
-            ray.shutdown()
+            with keep_sigterm_handler():
+                ray.shutdown()
     result.seconds = time.perf_counter() - began
     return result
 
