@@ -351,6 +351,8 @@ from livebg.sources.camera import CaptureSettings
 from tests.fakes import FakeSession, everything_is_person
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
+# Ctrl-C as in a terminal, also where the tests run with SIGINT ignored (a background job, CI).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 clip, out = sys.argv[1:3]
 session = FakeSession(everything_is_person)
 
