@@ -83,22 +83,30 @@ class LiveWindow:
         self, args: list[str], env: dict[str, str], cwd: Path, command: list[str] | None = None
     ) -> None:
         self.env = env
-        self.process = subprocess.Popen(
-            [*(command or [*LIVEBG, "webcam"]), *args],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        # Its messages go to a file, not a pipe: a pipe nobody reads until the end can fill and stall it.
+        self.log = cwd / "livebg-messages.txt"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*(command or [*LIVEBG, "webcam"]), *args],
+                env=env,
+                cwd=cwd,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         try:
             self.window = self._find_window(timeout=60)
         except AssertionError as exc:
             self.process.kill()
-            stderr = self.process.communicate()[1].decode()
-            raise AssertionError(f"{exc}; its messages:\n{stderr[-2000:]}") from None
+            self.process.wait()
+            raise AssertionError(f"{exc}; its messages:\n{self.stderr[-3000:]}") from None
         except BaseException:
             self.process.kill()
             raise
+
+    @property
+    def stderr(self) -> str:
+        """What the process wrote to stderr so far."""
+        return self.log.read_text(errors="replace")
 
     def _find_window(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -129,14 +137,18 @@ class LiveWindow:
         x, y, w, h = (int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
         return rgb[y : y + h, x : x + w]
 
-    def wait_for(self, check: Callable[[np.ndarray], bool], timeout: float = 30) -> np.ndarray:
+    def wait_for(self, check: Callable[[np.ndarray], bool], timeout: float = 60) -> np.ndarray:
         deadline = time.monotonic() + timeout
         while True:
             shot = self.screenshot()
             if check(shot):
                 return shot
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"the window never showed the expected picture (last: {describe(shot)})")
+                state = "running" if self.process.poll() is None else f"exited with {self.process.returncode}"
+                raise AssertionError(
+                    f"the window never showed the expected picture (last: {describe(shot)}); livebg {state}, "
+                    f"its messages:\n{self.stderr[-3000:]}"
+                )
             time.sleep(0.25)
 
     def close_button(self) -> None:
@@ -145,12 +157,11 @@ class LiveWindow:
 
     def wait(self, timeout: float = 20) -> int:
         try:
-            code = self.process.wait(timeout=timeout)
+            return self.process.wait(timeout=timeout)
         finally:
             if self.process.poll() is None:
                 self.process.kill()
-        self.stderr = self.process.communicate()[1].decode()
-        return code
+                self.process.wait()
 
 
 def send_wm_delete(display: str, window: int) -> None:
