@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from livebg.api import Matter
+from livebg.machine import cpu_summary
 from livebg.sources.video_file import VideoFileSource
 
 CLIPS = (
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--curve-clips", nargs="+", default=list(CLIPS[:3]), metavar="NAME")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
+    print(f"cpu: {cpu_summary()}", flush=True)
     if not args.skip_throughput:
         with tempfile.TemporaryDirectory() as tmp:
             throughput(args, Path(tmp))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from livebg.config import ModelConfig
+from livebg.machine import cpu_summary
 from livebg.matting.factory import load_rvm
 from livebg.sinks.encoding import EncoderOptions
 from livebg.tensors import to_tensor, to_uint8
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="device of both runs (cpu, cuda, ...)")
     parser.add_argument("--batch", type=int, default=1, help="frames per model call in the livebg run")
     args = parser.parse_args()
+    print(f"cpu: {cpu_summary()}", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

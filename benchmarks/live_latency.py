@@ -20,6 +20,7 @@ import numpy as np
 
 from livebg.config import ModelConfig
 from livebg.live import LiveConfig, LiveStats, run_live
+from livebg.machine import cpu_summary
 from livebg.matting.factory import create_session
 from livebg.sources.camera import CaptureSettings
 from livebg.tensors import to_tensor
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="run time per configuration")
     parser.add_argument("--background", default="#00b140")
     args = parser.parse_args()
+    print(f"cpu: {cpu_summary()}", flush=True)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
     ratios = [float(r) for r in args.ratios.split(",")]

@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 import torch
 
+from livebg.machine import cpu_summary
 from livebg.matting.factory import load_rvm
 from livebg.matting.rvm_session import RVMSession
 from livebg.matting.session import auto_downsample_ratio
@@ -110,6 +111,7 @@ def main() -> None:
     )
     parser.add_argument("--cache", action="store_true", help="use the user's export cache, not a fresh one")
     args = parser.parse_args()
+    print(f"cpu: {cpu_summary()}", flush=True)
 
     model = load_rvm("rvm-mobilenetv3", args.weights)
     frames = read_frames(args.clip, args.frames)

@@ -27,6 +27,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from livebg.machine import cpu_summary
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_CLIP = HERE.parent.parent / "shared" / "data" / "woman_indoor_plants_720p.mp4"
 GREEN = np.array([0, 177, 64])
@@ -90,6 +92,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("extra", nargs="*", help="more `livebg webcam` options, after --")
     args = parser.parse_args()
+    print(f"cpu: {cpu_summary()}", flush=True)
 
     with tempfile.TemporaryDirectory() as folder:
         record = Path(folder) / "soak.mp4"

@@ -1,6 +1,5 @@
 """`livebg cameras`, `livebg models` and `livebg bench`: what this machine has and how fast it is."""
 
-
 from __future__ import annotations
 
 import argparse
@@ -103,6 +102,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_bench(args: argparse.Namespace) -> int:
     from livebg.bench import BenchConfig, format_table, run_bench
+    from livebg.machine import cpu_summary
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -116,6 +116,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         background=args.background,
         model=model_config(args),
     )
+    print(f"cpu: {cpu_summary()}", flush=True)
     results = []
     for result in run_bench(config):
         results.append(result)
