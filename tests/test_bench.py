@@ -9,6 +9,7 @@ import pytest
 from livebg.bench import BenchConfig, run_bench
 from livebg.cli import main
 from livebg.config import ModelConfig
+from livebg.machine import cpu_summary
 from tests.media import make_clip
 
 
@@ -45,6 +46,7 @@ def test_bench_cli_prints_a_table(rvm_checkpoint: Path, capsys: pytest.CaptureFi
     args = ["bench", "--frames", "3", "--size", "96x64", "--backends", "torch", "-b", "green"]
     assert main([*args, "--weights", str(rvm_checkpoint), "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:4] == ["backend", "ratio", "decode", "model"]
-    assert lines[2].startswith("torch") and "ms" in lines[2]
+    assert lines[0] == f"cpu: {cpu_summary()}"
+    assert lines[1].split()[:4] == ["backend", "ratio", "decode", "model"]
+    assert lines[3].startswith("torch") and "ms" in lines[3]
     assert main([*args, "--size", "big"]) == 2
