@@ -277,6 +277,9 @@ def test_a_clip_used_as_the_camera_starts_once_the_model_is_ready(
     assert seen[0] <= 2, seen  # the clip's first frames were processed, not played during loading
     assert seen == sorted(seen) and stats.frames == len(seen) >= 25  # of 50, on a busy machine too
     assert probe(out).frames == stats.recorded == stats.frames
+    # Start-up is timed phase by phase, the model's second where it was spent.
+    assert list(stats.startup) == ["camera", "outputs", "model", "compile", "window", "first frame"]
+    assert stats.startup["model"] >= 1.0 > max(stats.startup["camera"], stats.startup["compile"])
 
 
 def test_cli_webcam_runs_headless_with_the_real_model(
@@ -296,6 +299,8 @@ def test_cli_webcam_runs_headless_with_the_real_model(
     assert main(args) == 0
 
     summary = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("live: "))
+    startup = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("first picture "))
+    assert re.fullmatch(r"first picture [\d.]+ s after live mode started \(camera [\d.]+ s, .*\)", startup)
     processed = int(re.match(r"live: (\d+) frames", summary).group(1))  # type: ignore[union-attr]
     recorded = read_frames(out)
     assert len(recorded) == processed >= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -30,3 +31,15 @@ def test_counts_and_rates() -> None:
         stats.add_frame(captured_at=i, output_at=i + 0.1)
     assert (stats.frames, stats.dropped, stats.fps) == (4, 6, 2.0)
     assert stats.latency_percentile(95) == pytest.approx(0.1)
+
+
+def test_startup_phases_are_timed_in_order_and_summed() -> None:
+    stats = LiveStats()
+    with stats.startup_phase("camera"):
+        time.sleep(0.01)
+    stats.startup["model"] = 1.25
+    assert list(stats.startup) == ["camera", "model"] and 0.01 <= stats.startup["camera"] < 1
+    assert stats.startup_summary() == (
+        f"first picture {stats.startup['camera'] + 1.25:.1f} s after live mode started "
+        f"(camera {stats.startup['camera']:.2f} s, model 1.25 s)"
+    )

@@ -66,17 +66,24 @@ def run_live(
         stack.callback(uninterrupted(compositor.close))
         stack.callback(uninterrupted(source.close))
         try:
-            info = source.open()  # what the camera delivers; a clip's clock starts only with start()
+            with stats.startup_phase("camera"):
+                info = source.open()  # what the camera delivers; a clip's clock starts only with start()
             stats.capture_size, stats.capture_fps = (info.height, info.width), info.fps
             ratio = stack.enter_context(RatioControl(target_rate(config.target_fps, info.fps)))
-            outputs = Outputs(config, info)  # before the model: a missing driver is said at once
-            stack.callback(_count_outputs, stats, outputs)  # runs once the outputs have closed
-            stack.enter_context(outputs)
+            with stats.startup_phase("outputs"):
+                outputs = Outputs(config, info)  # before the model: a missing driver is said at once
+                stack.callback(_count_outputs, stats, outputs)  # runs once the outputs have closed
+                stack.enter_context(outputs)
             if step.session is None and step.needs_matte:
-                _load_session(step, config.model)
+                with stats.startup_phase("model"):
+                    _load_session(step, config.model)
             if step.session is not None:  # compile for this size before a clip's clock starts
-                step.session.prepare(info.height, info.width, step.session.current_ratio(*stats.capture_size))
-            outputs.open_window()
+                with stats.startup_phase("compile"):
+                    step.session.prepare(
+                        info.height, info.width, step.session.current_ratio(*stats.capture_size)
+                    )
+            with stats.startup_phase("window"):
+                outputs.open_window()
             controls = Controls(
                 compositor,
                 outputs,
@@ -105,10 +112,11 @@ class _Loop:
     ratio: RatioControl
     stats: LiveStats
     size: tuple[int, int] = (0, 0)  # of the latest frame, for the HUD
+    started: float = 0.0  # perf_counter() when capturing started
 
     def run(self, stop: threading.Event) -> None:
         source, outputs, controls = self.source, self.outputs, self.controls
-        started = time.perf_counter()
+        started = self.started = time.perf_counter()
         deadline = started + self.config.duration if self.config.duration is not None else None
         wait = 0.005 if outputs.window is not None else 0.05  # short waits keep the window responsive
         last_index, last_placeholder = 0, 0.0
@@ -150,6 +158,9 @@ class _Loop:
         now = time.perf_counter()
         with step.timer.stage("output"):
             self.outputs.send(picture, at=now, view=view, hud=self._hud())
+        if not self.stats.frames:
+            self.stats.startup["first frame"] = now - self.started
+            log.info("%s", self.stats.startup_summary())
         self.stats.add_frame(frame.captured_at, now)
 
     def _hud(self) -> list[str]:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +24,8 @@ def _window() -> deque[float]:
 class LiveStats:
     """Counts over the whole run, and two windows over the latest :data:`WINDOW` processed frames:
     ``latencies`` (seconds from capture to the moment the picture was handed to the outputs) and
-    ``frame_times`` (those moments, ``time.perf_counter()`` seconds), oldest first."""
+    ``frame_times`` (those moments, ``time.perf_counter()`` seconds), oldest first. ``startup``: seconds
+    each start-up phase took, in order (camera, outputs, model, compile, window, first frame)."""
 
     frames: int = 0
     captured: int = 0
@@ -38,6 +42,21 @@ class LiveStats:
     snapshots: list[Path] = field(default_factory=list)  # one per keypress
     capture_size: tuple[int, int] | None = None
     capture_fps: float | None = None
+    startup: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def startup_phase(self, name: str) -> Iterator[None]:
+        """Times the ``with`` block as start-up phase ``name``."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.startup[name] = time.perf_counter() - began
+
+    def startup_summary(self) -> str:
+        """One line: how long live mode took to its first picture, phase by phase."""
+        phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.startup.items())
+        return f"first picture {sum(self.startup.values()):.1f} s after live mode started ({phases})"
 
     def add_frame(self, captured_at: float, output_at: float) -> None:
         """Count one processed frame captured at ``captured_at`` and output at ``output_at``."""
