@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,13 @@ REFINERS = ("deep_guided_filter", "fast_guided_filter")
 OUTPUT_TYPES = ("composite", "alpha", "foreground")
 VIDEO_FORMATS = ("mp4", "mov", "mkv", "webm")  # a batch's output clips (livebg.batch.inputs)
 IMAGE_FORMATS = ("png", "jpg", "webp")  # a batch's output stills
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,10 @@ class ModelConfig:
     the checkpoint (RVM only). ``downsample_ratio``: ``None`` is automatic (longer side near 512 px).
     ``backend``: ``auto``, ``torch``, ``onnxruntime`` or ``openvino``. ``precision``: ``auto`` (fp16 on
     CUDA, fp32 elsewhere), ``fp32``, ``fp16``, or ``bf16`` (OpenVINO's decoder); which combinations a
-    model offers is checked by :func:`livebg.matting.backend.resolve`. ``smoothing``, ``refine_edges``
-    and ``keep_classes`` apply to the segmentation models.
+    model offers is checked by :func:`livebg.matting.backend.resolve`. ``threads``: the CPU threads
+    inference (and PyTorch's other work in the process) may use, fixed when the session is created
+    (``None``: every core, :func:`cpu_cores`); live mode's ``--cpu-budget`` sets it. ``smoothing``,
+    ``refine_edges`` and ``keep_classes`` apply to the segmentation models.
     """
 
     name: str = DEFAULT_MODEL
@@ -55,6 +65,7 @@ class ModelConfig:
     refine_edges: bool = True
     keep_classes: tuple[str, ...] = ("person",)
     offline: bool = False
+    threads: int | None = None
 
     @classmethod
     def create(

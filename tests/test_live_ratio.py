@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from livebg.errors import UsageError
-from livebg.live.ratio import GraphPreparer, RatioControl, RatioController, target_rate
+from livebg.live.ratio import GraphPreparer, RatioControl, RatioController, Rung, target_rate
 
 from .fakes import FakeSession, everything_is_person
 
@@ -55,7 +55,7 @@ def test_steps_down_until_the_frame_budget_is_met_and_stays_there() -> None:
 def test_returns_the_new_ratio_only_when_it_changes() -> None:
     controller = RatioController(30, 0.375, window=1, settle_frames=0)
     assert controller.update(0.010) is None  # fast, and already at the top
-    assert controller.update(0.050) == 0.2812
+    assert controller.update(0.050) == Rung(0.2812, 1)
     assert controller.ratio == 0.2812
 
 
@@ -168,9 +168,9 @@ def test_the_target_rate_is_the_cameras_own_up_to_30_fps() -> None:
 def test_the_control_sets_the_ratio_on_the_session_and_prepares_the_rest_of_the_ladder() -> None:
     session = FakeSession(everything_is_person)
     session.set_downsample_ratio(0.5)
-    with RatioControl(30) as control:
+    with RatioControl(30) as control:  # 480x640: the ladder runs down to 0.25 (160 px)
         for _ in range(9):  # one window of frames at twice the budget
-            control.update(session, (120, 160), 2 / 30)
+            control.update(session, (480, 640), 2 / 30)
         assert control.controller is not None and control.preparer is not None
         ladder = control.controller.ratios
         assert ladder[0] == 0.5 and session.downsample_ratio in ladder[1:]
@@ -179,7 +179,7 @@ def test_the_control_sets_the_ratio_on_the_session_and_prepares_the_rest_of_the_
         while len(preparer.prepared) < len(ladder) - 1 and time.monotonic() < deadline:
             time.sleep(0.01)
     # Every other rung was compiled, for this frame size, in order.
-    assert session.prepared == [(120, 160, r) for r in ladder[1:]]
+    assert session.prepared == [(480, 640, r) for r in ladder[1:]]
     assert preparer.prepared == list(ladder[1:])
 
 

@@ -109,22 +109,41 @@ def add_webcam_parser(sub: argparse._SubParsersAction) -> None:
         "it again when there is room): a number, 'camera' (its own rate; the default unless "
         "--downsample-ratio is given) or 'off'",
     )
+    p.add_argument(
+        "--cpu-budget",
+        metavar="CORES",
+        help="leave the rest of the CPU to other programs (a video call): hold the frame rate within this "
+        "many cores (1, 1.5) or this share of the machine (50%%), by the model's input size and by "
+        "running the model on fewer frames",
+    )
+    p.add_argument(
+        "--matte-every",
+        type=positive_int,
+        metavar="N",
+        help="run the model on every N-th frame only and show the frames between with its latest matte "
+        "(default: every frame, fewer only where the smallest input size cannot hold the rate)",
+    )
     p.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this many seconds")
     add_model_arguments(p)
     p.set_defaults(run=_run_webcam)
 
 
 def _run_webcam(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import livebg.live
     from livebg.config import CaptureSettings
     from livebg.live import LiveConfig
+    from livebg.live.budget import inference_threads, parse_cpu_budget
+
+    budget = None if args.cpu_budget is None else parse_cpu_budget(args.cpu_budget)
 
     config = LiveConfig(
         capture=CaptureSettings(
             camera=args.camera, width=args.width, height=args.height, fps=args.fps, loop=args.loop
         ),
         background=args.background,
-        model=model_config(args),
+        model=dataclasses.replace(model_config(args), threads=inference_threads(budget)),
         window=not args.no_window,
         mirror_preview=not args.no_mirror,
         mirror_output=args.mirror_output,
@@ -138,6 +157,8 @@ def _run_webcam(args: argparse.Namespace) -> int:
         snapshot_dir=args.snapshot_dir,
         # An explicit --downsample-ratio is the user's choice: it is held unless a rate is asked for too.
         target_fps=None if args.target_fps == "camera" and args.downsample_ratio else args.target_fps,
+        cpu_budget=budget,
+        matte_every=args.matte_every,
         duration=args.duration,
     )
     livebg.live.check_live_config(config)  # before torch is imported: refusals come at once

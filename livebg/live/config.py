@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Literal
 
 from livebg.config import CaptureSettings, ModelConfig
+from livebg.errors import UsageError
+from livebg.live.budget import check_cpu_budget
 from livebg.sinks.recorder import check_recording_path
 from livebg.sinks.safe_write import existing_paths
 from livebg.sinks.snapshot import check_snapshot_folder
@@ -22,7 +24,12 @@ class LiveConfig:
     ``None`` uses the camera's frame rate. ``record``: also write the result to this file (kept when
     live mode stops by quitting, Ctrl-C, ``duration`` or the end of a camera file; not on an error).
     ``target_fps``: lower the downsample ratio automatically to hold this rate (``"camera"``: the
-    camera's own frame rate; ``None``: keep the ratio). ``duration``: stop after this many seconds
+    camera's own frame rate; ``None``: keep the ratio) no lower than a floor in pixels, and then run the
+    network on fewer frames. ``cpu_budget``: cores live mode may take (``None``: all it needs); it
+    also holds the camera's rate without a ``target_fps``, and ``model.threads`` should match it
+    (:func:`livebg.live.budget.inference_threads`). ``matte_every``: run the network on every
+    ``matte_every``-th frame and composite the frames between with its latest matte (``None``: every
+    frame unless the rate needs fewer). ``duration``: stop after this many seconds
     (``None``: until quit). ``reconnect_backoff``: first and longest delay in seconds between attempts
     to reopen a lost camera.
     """
@@ -42,6 +49,8 @@ class LiveConfig:
     overwrite: bool = False
     snapshot_dir: Path = Path()
     target_fps: float | Literal["camera"] | None = None
+    cpu_budget: float | None = None
+    matte_every: int | None = None
     duration: float | None = None
     reconnect_backoff: tuple[float, float] = (0.25, 5.0)
 
@@ -60,7 +69,12 @@ class LiveConfig:
 def check_live_config(config: LiveConfig) -> None:
     """Refuse, in one sentence each, what can be refused before the camera opens and the model loads:
     a ``record`` path that is a folder, exists (without ``overwrite``), is the camera file or lies in
-    a missing folder, and a ``snapshot_dir`` that is not an existing folder."""
+    a missing folder, a ``snapshot_dir`` that is not an existing folder, a ``cpu_budget`` not above 0
+    or beyond the machine, and a ``matte_every`` below 1."""
+    check_cpu_budget(config.cpu_budget)
+    every = config.matte_every
+    if every is not None and not (isinstance(every, int) and every >= 1):
+        raise UsageError(f"matte_every {every!r} is not accepted; give a whole number from 1 (every frame)")
     if config.record is not None:
         check_recording_path(config.record, overwrite=config.overwrite, protect=config.read_paths)
     check_snapshot_folder(config.snapshot_dir)

@@ -1,9 +1,11 @@
-"""The lines of the live HUD: rate and latency, model and ratio, per-stage times, background state."""
+"""The lines of the live HUD: rate, latency and CPU use, model and ratio, per-stage times, background
+state."""
 
 from __future__ import annotations
 
 import math
 
+from livebg.live.ratio import describe_every
 from livebg.live.stats import LiveStats
 from livebg.step import FrameStep
 
@@ -13,17 +15,31 @@ _STAGE_LABELS = {"decode": "capture", "model": "model", "composite": "composite"
 
 
 def hud_lines(
-    stats: LiveStats, step: FrameStep, size: tuple[int, int], *, paused: bool, show_matte: bool
+    stats: LiveStats,
+    step: FrameStep,
+    size: tuple[int, int],
+    *,
+    paused: bool,
+    show_matte: bool,
+    every: int = 1,
 ) -> list[str]:
-    """The HUD for a live picture of ``size`` = ``(height, width)``: processed frames per second and
-    the last latency, the model with its device, runtime and current ratio (once loaded), the median
-    time of each stage in milliseconds, and the background with what is paused or shown."""
+    """The HUD for a live picture of ``size`` = ``(height, width)``: processed frames per second, the
+    last latency and the cores the process uses (of its budget, if it has one), the model with its
+    device, runtime and current ratio (once loaded) and how often it runs (on every ``every``-th
+    frame), the median time of each stage in milliseconds, and the background with what is paused or
+    shown."""
     latency = 1000 * stats.latencies[-1] if stats.latencies else math.nan
-    lines = [f"{stats.recent_fps:4.1f} fps  latency {_ms(latency)}"]
+    line = f"{stats.recent_fps:4.1f} fps  latency {_ms(latency)}"
+    cores = stats.recent_cores
+    if not math.isnan(cores):
+        budget = f"/{stats.cpu_budget:.1f}" if stats.cpu_budget is not None else ""
+        line += f"  cpu {cores:.1f}{budget} cores"
+    lines = [line]
     session = step.session
     if session is not None:
         ratio = session.current_ratio(*size)
-        lines.append(f"{session.name} on {session.device} ({session.backend})  ratio {ratio:.3g}")
+        line = f"{session.name} on {session.device} ({session.backend})  ratio {ratio:.3g}"
+        lines.append(line if every == 1 else f"{line}, {describe_every(every)}")
     stages = _STAGE_LABELS.items()
     lines.append("  ".join(f"{label} {_ms(step.timer.median_ms(stage))}" for stage, label in stages))
     state = [step.compositor.background.name]

@@ -3,7 +3,9 @@ the hotkeys (pyvirtualcam's webcam_filter: read, process, send).
 
 Threads, each with one owner: the capture thread keeps only the newest frame (frames nobody takes in
 time are dropped there, never queued); this loop runs in the calling thread (OpenCV windows must live
-there) and composites each frame with its own matte (no ghost of the old background on motion); the
+there) and composites each frame with its own matte (no ghost of the old background on motion), or,
+where the rate control runs the network on every k-th frame only, the frames between with the latest
+matte over their own pixels; the
 virtual camera's sender sends at a steady rate, repeating the last picture when processing falls
 behind; the recorder encodes; the preparer compiles the other ratios. Every one is stopped and joined
 on every way out. Latency runs from capture (``Frame.captured_at``) to the moment the picture is handed
@@ -16,6 +18,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from livebg.backgrounds import Background, parse_background
@@ -31,9 +34,10 @@ from livebg.live.ratio import RatioControl, target_rate
 from livebg.live.shutdown import uninterrupted
 from livebg.live.stats import LiveStats
 from livebg.matting.factory import create_session
-from livebg.matting.session import MattingSession
+from livebg.matting.session import Matte, MattingSession
 from livebg.sources.camera import CameraSource
-from livebg.step import FrameStep, StageTimer, alpha_picture
+from livebg.step import FrameStep, Matted, StageTimer, alpha_picture
+from livebg.tensors import to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ def run_live(
     virtual camera driver is present.
     """
     check_live_config(config)
-    stats = LiveStats()
+    stats = LiveStats(cpu_budget=config.cpu_budget)
     source = source or CameraSource.from_settings(config.capture, backoff=config.reconnect_backoff)
     compositor = Compositor(_live_background(config.background))
     step = FrameStep(session, compositor, timer=StageTimer(session.device if session else None))
@@ -69,7 +73,13 @@ def run_live(
             with stats.startup_phase("camera"):
                 info = source.open()  # what the camera delivers; a clip's clock starts only with start()
             stats.capture_size, stats.capture_fps = (info.height, info.width), info.fps
-            ratio = stack.enter_context(RatioControl(target_rate(config.target_fps, info.fps)))
+            # A CPU budget is a share of each frame: it needs a rate, the camera's unless one is given.
+            target = config.target_fps or ("camera" if config.cpu_budget is not None else None)
+            ratio = stack.enter_context(
+                RatioControl(
+                    target_rate(target, info.fps), every=config.matte_every, cpu_budget=config.cpu_budget
+                )
+            )
             with stats.startup_phase("outputs"):
                 outputs = Outputs(config, info)  # before the model: a missing driver is said at once
                 stack.callback(_count_outputs, stats, outputs)  # runs once the outputs have closed
@@ -113,10 +123,13 @@ class _Loop:
     stats: LiveStats
     size: tuple[int, int] = (0, 0)  # of the latest frame, for the HUD
     started: float = 0.0  # perf_counter() when capturing started
+    held: Matte | None = None  # the latest matte the network made, for the frames between
+    held_stream: Hashable = None  # the stream it belongs to
 
     def run(self, stop: threading.Event) -> None:
         source, outputs, controls = self.source, self.outputs, self.controls
-        started = self.started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
+        self.started = started
         deadline = started + self.config.duration if self.config.duration is not None else None
         wait = 0.005 if outputs.window is not None else 0.05  # short waits keep the window responsive
         last_index, last_placeholder = 0, 0.0
@@ -141,6 +154,7 @@ class _Loop:
                     outputs.show(self._hud(), matte=controls.show_matte)
         finally:
             self.stats.seconds = time.perf_counter() - started
+            self.stats.cpu_seconds = time.process_time() - started_cpu
 
     def _process(self, frame: Frame, epoch: int) -> None:
         step, show_matte = self.step, self.controls.show_matte
@@ -149,26 +163,40 @@ class _Loop:
         step.timer.add("decode", taken - frame.captured_at)  # live: how long the frame waited for us
         if step.session is None and (show_matte or step.needs_matte):
             _load_session(step, self.config.model)  # first needed by a hotkey
-        # A new connection or frame size starts the session's state afresh.
-        item = step.matte([frame], stream=(epoch, frame.size), force=show_matte)[0]
+        stream = (epoch, frame.size)  # a new connection or frame size starts the session's state afresh
+        held, session = self.held, step.session
+        reuse = stream == self.held_stream and (show_matte or step.needs_matte) and not self.ratio.due()
+        if reuse and held is not None and session is not None:
+            item, matted = _hold(session, frame, held), False
+        else:
+            item, matted = step.matte([frame], stream=stream, force=show_matte)[0], True
+            self.held, self.held_stream = item.matte, stream
         picture = step.render(item)
-        if item.matte is not None and step.session is not None:
-            self.ratio.update(step.session, frame.size, time.perf_counter() - taken)
+        seconds = time.perf_counter() - taken
         view = alpha_picture(item) if show_matte else None
         now = time.perf_counter()
         with step.timer.stage("output"):
             self.outputs.send(picture, at=now, view=view, hud=self._hud())
+        cpu_time = time.process_time()
+        if item.matte is not None and step.session is not None:
+            self.ratio.update(step.session, frame.size, seconds, matted=matted, cpu_time=cpu_time)
         if not self.stats.frames:
             self.stats.startup["first frame"] = now - self.started
             log.info("%s", self.stats.startup_summary())
-        self.stats.add_frame(frame.captured_at, now)
+        self.stats.add_frame(frame.captured_at, now, cpu_time)
 
     def _hud(self) -> list[str]:
         controls = self.controls
         if self.outputs.window is None or not controls.hud:
             return []
-        matte = controls.show_matte
-        return hud_lines(self.stats, self.step, self.size, paused=controls.paused, show_matte=matte)
+        paused, matte, every = controls.paused, controls.show_matte, self.ratio.every
+        return hud_lines(self.stats, self.step, self.size, paused=paused, show_matte=matte, every=every)
+
+
+def _hold(session: MattingSession, frame: Frame, matte: Matte) -> Matted:
+    """``frame`` with the alpha of an earlier frame's ``matte`` over its own pixels (not the earlier
+    frame's foreground, which would show where the person was)."""
+    return Matted(frame, to_tensor(frame.rgb, session.device, session.dtype), Matte(matte.alpha))
 
 
 def _live_background(spec: str) -> Background:

@@ -1,12 +1,16 @@
-"""Holding a live frame rate by changing the scale at which the network sees the frame.
+"""Holding a live frame rate by changing the scale at which the network sees the frame, and how often
+it runs.
 
 The matting network's cost grows with the square of the downsample ratio, so live mode steps the ratio
-down a ladder when frames take longer than the target rate allows and back up when there is clear
-headroom. :class:`RatioController` is the pure decision logic, fed measured times;
-:class:`RatioControl` applies its decisions to the session and, through :class:`GraphPreparer`,
-compiles the ladder's other ratios in a thread of its own so a later step does not stall the picture.
-That thread stops between two ratios when live mode ends: quitting waits at most for the one compile
-in progress, never for the rest of the ladder.
+down a ladder when frames take longer than the target rate allows (or, with a CPU budget, take more CPU
+than it allows) and back up when there is clear headroom. The ladder ends at a floor in pixels, not in
+ratio (:func:`floor_ratio`): below it the matte collapses. Where even the floor cannot hold the rate,
+the network runs on every second, third, ... frame and the frames between are composited with the last
+matte (:func:`rungs`: the policy, one small function). :class:`RatioController` is the pure decision
+logic, fed measured times; :class:`RatioControl` applies its decisions to the session, says which
+frames to matte and, through :class:`GraphPreparer`, compiles the ladder's other ratios in a thread of
+its own so a later step does not stall the picture. That thread stops between two ratios when live
+mode ends: quitting waits at most for the one compile in progress, never for the rest of the ladder.
 """
 
 from __future__ import annotations
@@ -16,15 +20,54 @@ import math
 import statistics
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from livebg.errors import UsageError
+from livebg.live.budget import frame_load
 from livebg.live.shutdown import uninterrupted
 
 if TYPE_CHECKING:
     from livebg.matting.session import MattingSession
 
 log = logging.getLogger(__name__)
+
+MIN_INPUT_SIDE = 160
+"""The longer side, in pixels, of the smallest downsampled frame live mode gives the network: below it
+the matte collapses. Measured with RVM MobileNetV3 (PyTorch, fast guided filter) against the P3M
+portraits' alphas, the six stills scaled to a longer side of 1280 px and shown four times each; MAD
+x1e3 by the network input's longer side, mean over the six (worst still): 480 px 6.3 (11), 320 px 6.8
+(11), 240 px 7.8 (12), 192 px 9.2 (13), 160 px 12 (21), 128 px 51 (221), 112 px 91 (444), 80 px 167
+(479). So the floor is ratio 0.25 for 360x640, 0.125 for 720p and 0.0833 for 1080p."""
+
+MAX_EVERY = 4
+"""The most frames one matte serves when even the floor cannot hold the rate (every 4th: 7.5 mattes a
+second at 30 fps)."""
+
+
+class Rung(NamedTuple):
+    """One setting of the ladder: the network sees frames at ``ratio`` and runs on every ``every``-th
+    frame (1: every frame); the frames between take the last matte."""
+
+    ratio: float
+    every: int = 1
+
+
+def floor_ratio(height: int, width: int) -> float:
+    """The lowest ratio for a ``height`` x ``width`` frame: the one that brings its longer side to
+    :data:`MIN_INPUT_SIDE` pixels (1 for frames that small or smaller), rounded to 4 decimals."""
+    return round(min(1.0, MIN_INPUT_SIDE / max(height, width)), 4)
+
+
+def rungs(ratios: Sequence[float], every: int | None = None, max_every: int = MAX_EVERY) -> tuple[Rung, ...]:
+    """The ladder of settings, dearest first: each of ``ratios`` on every frame, then the last (the
+    floor) on every 2nd, 3rd, ... up to every ``max_every``-th frame: a lower frame rate of the matte
+    rather than a coarser matte. ``every``: the network runs on every ``every``-th frame at each
+    ratio (a fixed choice, for experiments: every frame at a smaller ratio against every k-th at a
+    larger one)."""
+    if every is not None:
+        return tuple(Rung(ratio, every) for ratio in ratios)
+    return (*(Rung(ratio) for ratio in ratios), *(Rung(ratios[-1], k) for k in range(2, max_every + 1)))
 
 
 def target_rate(target: float | Literal["camera"] | None, camera_fps: float | None) -> float | None:
@@ -36,32 +79,102 @@ def target_rate(target: float | Literal["camera"] | None, camera_fps: float | No
 
 
 class RatioControl:
-    """Holds ``target_fps`` (``None``: off, the ratio stays) for one live stream.
+    """Holds ``target_fps`` (``None``: off, the ratio stays) for one live stream, within ``cpu_budget``
+    cores if given, and says which frames to matte.
 
-    :meth:`update` takes the model-and-composite time of each matted frame. The first one starts a
-    :class:`RatioController` whose ladder begins at the ratio the session uses for that frame size,
-    and a :class:`GraphPreparer` for the ladder's other ratios; a change the controller decides is
-    applied with ``session.set_downsample_ratio``. Use it as a context manager: leaving it stops the
-    preparer (see :meth:`close`).
+    The loop asks :meth:`due` before each frame: ``True`` means run the network, ``False`` means
+    composite the frame with the last matte. ``every`` fixes how often the network runs (every
+    ``every``-th frame; ``None``: every frame, or less often where the ratio's floor cannot hold the
+    rate). :meth:`update` takes the time of each frame (matted or held, composite included) and the
+    process's CPU clock after it. The first one starts a :class:`RatioController` whose ladder runs
+    from the ratio the session uses for that frame size down to :func:`floor_ratio` for it, and a
+    :class:`GraphPreparer` for the ladder's other ratios; a new frame size starts them afresh. A change
+    the controller decides is applied with ``session.set_downsample_ratio``, and the next frame is
+    matted. Use it as a context manager: leaving it stops the preparer (see :meth:`close`).
     """
 
-    def __init__(self, target_fps: float | None) -> None:
+    def __init__(
+        self, target_fps: float | None, *, every: int | None = None, cpu_budget: float | None = None
+    ) -> None:
         self.target_fps = target_fps
+        self.cpu_budget = cpu_budget
         self.controller: RatioController | None = None
         self.preparer: GraphPreparer | None = None
+        self._fixed_every = every
+        self._size: tuple[int, int] | None = None
+        self._ratio: float | None = None  # the session's own ratio, before the controller changed it
+        self._held: int | None = None  # frames since the last matted one; None: matte the next
+        # The frames since the controller was last fed: their seconds and count, and the CPU clock then.
+        self._seconds = 0.0
+        self._frames = 0
+        self._cpu_at: float | None = None
 
-    def update(self, session: MattingSession, size: tuple[int, int], seconds: float) -> None:
-        """Feed the ``seconds`` one ``size`` = ``(height, width)`` frame took."""
+    @property
+    def every(self) -> int:
+        """The network runs on every ``every``-th frame (1: on each)."""
+        if self.controller is not None:
+            return self.controller.every
+        return self._fixed_every or 1
+
+    def due(self) -> bool:
+        """Whether the next frame is to be matted (else it takes the last matte)."""
+        return self._held is None or self._held + 1 >= self.every
+
+    def update(
+        self,
+        session: MattingSession,
+        size: tuple[int, int],
+        seconds: float,
+        *,
+        matted: bool = True,
+        cpu_time: float | None = None,
+    ) -> None:
+        """Feed the ``seconds`` one ``size`` = ``(height, width)`` frame took, whether the network ran
+        on it, and ``cpu_time``, the process's CPU clock after it (``time.process_time()``; ``None``:
+        the budget is not checked)."""
+        self._held = 0 if matted or self._held is None else self._held + 1
         if self.target_fps is None:
             return
+        controller = self.controller if size == self._size else self._start(session, size)
+        self._seconds += seconds
+        self._frames += 1
+        if self._frames < self.every:  # one sample per matte: the mean over the frames it serves
+            return
+        cpu = None if cpu_time is None or self._cpu_at is None else (cpu_time - self._cpu_at) / self._frames
+        seconds, self._seconds, self._frames, self._cpu_at = self._seconds / self._frames, 0.0, 0, cpu_time
+        rung = controller.update(seconds, cpu)
+        if rung is not None:
+            session.set_downsample_ratio(rung.ratio)
+            self._held = None
+            within = f" within {self.cpu_budget:g} cores" if self.cpu_budget is not None else ""
+            log.info(
+                "downsample ratio %.3g, %s, to hold %g fps%s",
+                rung.ratio,
+                describe_every(rung.every),
+                self.target_fps,
+                within,
+            )
+
+    def _start(self, session: MattingSession, size: tuple[int, int]) -> RatioController:
+        """A controller and a preparer for frames of ``size``, starting from the session's own ratio."""
         if self.controller is None:
-            start = session.current_ratio(*size)
-            self.controller = RatioController(self.target_fps, start)
-            self.preparer = GraphPreparer(session, size, [r for r in self.controller.ratios if r != start])
-        ratio = self.controller.update(seconds)
-        if ratio is not None:
-            session.set_downsample_ratio(ratio)
-            log.info("downsample ratio %.3g to hold %g fps", ratio, self.target_fps)
+            self._ratio = session.downsample_ratio
+        else:
+            self.close()
+            session.set_downsample_ratio(self._ratio)
+        start = session.current_ratio(*size)
+        self._size = size
+        self.controller = RatioController(
+            self.target_fps or 30.0,  # set: the caller returns without a target
+            start,
+            min_ratio=floor_ratio(*size),
+            every=self._fixed_every,
+            max_every=MAX_EVERY,
+            cpu_budget=self.cpu_budget,
+        )
+        self.preparer = GraphPreparer(session, size, [r for r in self.controller.ratios if r != start])
+        self._seconds, self._frames, self._cpu_at = 0.0, 0, None
+        return self.controller
 
     def close(self) -> None:
         """Stop the preparer between two ratios and wait for the compile in progress; idempotent."""
@@ -73,6 +186,14 @@ class RatioControl:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def describe_every(every: int) -> str:
+    """``"matte every frame"``, ``"matte every 2nd frame"``, ... for logs and the HUD."""
+    if every == 1:
+        return "matte every frame"
+    suffix = "th" if 10 <= every % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(every % 10, "th")
+    return f"matte every {every}{suffix} frame"
 
 
 class GraphPreparer:
@@ -121,23 +242,28 @@ class GraphPreparer:
 
 
 class RatioController:
-    """Chooses the downsample ratio from measured per-frame processing times.
+    """Chooses the downsample ratio, and how often the network runs, from measured per-frame times.
 
     The ratios form a ladder from ``max_ratio`` (the starting ratio: pass the session's
-    ``current_ratio(height, width)``) down to ``min_ratio``, each rung ``step`` times the one above.
-    Decisions use the median of the last ``window`` times, so a single slow frame (a hiccup of the OS
-    or the camera) changes nothing; after each change the first ``settle_frames`` times are ignored
-    (they include compiling the graph for the new size) and the window fills afresh.
+    ``current_ratio(height, width)``) down to ``min_ratio`` (:func:`floor_ratio`), each rung ``step``
+    times the one above; :func:`rungs` adds the settings below the floor (``every``, ``max_every``;
+    the default ``max_every=1`` adds none). Each :meth:`update` is one sample: the mean time per frame
+    over the frames one matte serves, and the CPU time the process took per frame meanwhile. A sample
+    is measured against the frame budget (``1 / target_fps`` seconds) and, with ``cpu_budget`` cores,
+    against that budget's share of a frame: its load (:func:`~livebg.live.budget.frame_load`), 1 being
+    exactly full. Decisions use the median of the last ``window`` samples, so a single slow frame (a
+    hiccup of the OS or the camera) changes nothing; after each change the first ``settle_frames``
+    samples are ignored (they include compiling the graph for the new size) and the window fills afresh.
 
-    - Down when the median time exceeds the frame budget (``1 / target_fps`` seconds): as many rungs as
-      that time, scaled with the square of the ratio, says are needed, at least one. The fixed part of
-      the time (decoding, compositing) does not shrink, so the estimate errs towards too few rungs and
-      the next window corrects it; a far too slow start (a large frame on a slow machine) reaches its
-      rung in one step instead of one window per rung.
-    - Up one rung after ``hold_frames`` frames in a row below ``raise_below`` times the budget.
-    - Hysteresis: a rung that proved too slow is not tried again for ``backoff_frames`` frames, and that
-      wait doubles (up to ``max_backoff_frames``) each time the rung fails again, so the ratio settles
-      instead of oscillating between a rung that is just too slow and the one below.
+    - Down when the median load exceeds 1: as many rungs as that load, scaled with the network's cost
+      (the ratio squared over ``every``), says are needed, at least one. The fixed part of the time
+      (decoding, compositing) does not shrink, so the estimate errs towards too few rungs and the next
+      window corrects it; a far too slow start (a large frame on a slow machine) reaches its rung in
+      one step instead of one window per rung.
+    - Up one rung after ``hold_frames`` samples in a row below a load of ``raise_below``.
+    - Hysteresis: a rung that proved too slow is not tried again for ``backoff_frames`` samples, and
+      that wait doubles (up to ``max_backoff_frames``) each time the rung fails again, so the setting
+      settles instead of oscillating between a rung that is just too slow and the one below.
     """
 
     def __init__(
@@ -147,6 +273,9 @@ class RatioController:
         *,
         min_ratio: float = 0.125,
         step: float = 0.75,
+        every: int | None = None,
+        max_every: int = 1,
+        cpu_budget: float | None = None,
         window: int = 9,
         settle_frames: int = 3,
         raise_below: float = 0.7,
@@ -164,9 +293,13 @@ class RatioController:
             raise UsageError(f"ratio step {step!r} is not accepted; give a factor between 0 and 1")
         if not 0 < raise_below < 1:
             raise UsageError(f"raise_below {raise_below!r} is not accepted; give a fraction between 0 and 1")
+        if every is not None and not every >= 1:
+            raise UsageError(f"matte every {every!r} frames is not accepted; give a whole number from 1")
         self.target_fps = float(target_fps)
         self.budget = 1.0 / self.target_fps
+        self.cpu_budget = cpu_budget
         self.ratios = _ladder(max_ratio, min(min_ratio, max_ratio), step)
+        self.rungs = rungs(self.ratios, every, max_every)
         self.settle_frames = settle_frames
         self.raise_below = raise_below
         self.hold_frames = max(1, hold_frames)
@@ -175,40 +308,63 @@ class RatioController:
         self._level = 0
         self._frame = 0
         self._times: deque[float] = deque(maxlen=max(1, window))
+        self._cpu: deque[float] = deque(maxlen=max(1, window))
         self._skip = 0
         self._headroom = 0
-        # rung -> (frame when it last proved too slow, frames to wait before trying it again)
+        # rung -> (sample when it last proved too slow, samples to wait before trying it again)
         self._too_slow: dict[int, tuple[int, int]] = {}
+
+    @property
+    def rung(self) -> Rung:
+        """The current setting."""
+        return self.rungs[self._level]
 
     @property
     def ratio(self) -> float:
         """The current downsample ratio."""
-        return self.ratios[self._level]
+        return self.rung.ratio
+
+    @property
+    def every(self) -> int:
+        """The network runs on every ``every``-th frame."""
+        return self.rung.every
 
     @property
     def typical_time(self) -> float | None:
-        """Median processing time at the current ratio in seconds (``None`` until the window is full)."""
+        """Median time per frame at the current setting in seconds (``None`` until the window is full)."""
         if len(self._times) < (self._times.maxlen or 1):
             return None
         return statistics.median(self._times)
 
-    def update(self, seconds: float) -> float | None:
-        """Feed the processing time of one frame; returns the new ratio when it changes, else ``None``."""
+    @property
+    def typical_load(self) -> float | None:
+        """Median load at the current setting, 1 being exactly full (``None`` until the window is full)."""
+        typical = self.typical_time
+        if typical is None:
+            return None
+        cpu = statistics.median(self._cpu) if len(self._cpu) == len(self._times) else None
+        return frame_load(typical, cpu, self.budget, self.cpu_budget)
+
+    def update(self, seconds: float, cpu_seconds: float | None = None) -> Rung | None:
+        """Feed one sample: ``seconds`` per frame and the process's ``cpu_seconds`` per frame (``None``:
+        not measured); returns the new setting when it changes, else ``None``."""
         self._frame += 1
         if self._skip > 0:
             self._skip -= 1
             return None
         self._times.append(seconds)
-        typical = self.typical_time
-        if typical is None:
+        if cpu_seconds is not None:
+            self._cpu.append(cpu_seconds)
+        load = self.typical_load
+        if load is None:
             return None
-        if typical > self.budget:
+        if load > 1:
             self._headroom = 0
-            if self._level + 1 < len(self.ratios):
+            if self._level + 1 < len(self.rungs):
                 self._mark_too_slow(self._level)
-                return self._move(self._rungs_down(typical))
+                return self._move(self._rungs_down(load))
             return None
-        if typical < self.raise_below * self.budget and self._level > 0:
+        if load < self.raise_below and self._level > 0:
             self._headroom += 1
             if self._headroom >= self.hold_frames and self._may_try(self._level - 1):
                 return self._move(-1)
@@ -216,12 +372,11 @@ class RatioController:
             self._headroom = 0
         return None
 
-    def _rungs_down(self, typical: float) -> int:
-        """Rungs to descend so that ``typical``, scaled with the ratio squared, fits the budget."""
+    def _rungs_down(self, load: float) -> int:
+        """Rungs to descend so that ``load``, scaled with the network's cost, fits."""
         rungs = 1
-        while self._level + rungs + 1 < len(self.ratios):
-            scale = self.ratios[self._level + rungs] / self.ratio
-            if typical * scale * scale <= self.budget:
+        while self._level + rungs + 1 < len(self.rungs):
+            if load * _cost(self.rungs[self._level + rungs]) / _cost(self.rung) <= 1:
                 break
             rungs += 1
         return rungs
@@ -238,12 +393,18 @@ class RatioController:
         mark = self._too_slow.get(level)
         return mark is None or self._frame - mark[0] >= mark[1]
 
-    def _move(self, direction: int) -> float:
+    def _move(self, direction: int) -> Rung:
         self._level += direction
         self._times.clear()
+        self._cpu.clear()
         self._skip = self.settle_frames
         self._headroom = 0
-        return self.ratio
+        return self.rung
+
+
+def _cost(rung: Rung) -> float:
+    """The network's share of a frame's cost at ``rung``, up to a constant."""
+    return rung.ratio * rung.ratio / rung.every
 
 
 def _ladder(top: float, bottom: float, step: float) -> tuple[float, ...]:

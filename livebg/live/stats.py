@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -15,6 +16,9 @@ import numpy as np
 WINDOW = 1800
 """Processed frames whose latency and output instant are kept: one minute at 30 fps."""
 
+_RECENT = 30
+"""Frame intervals that the recent rate and CPU use are measured over: a second at 30 fps."""
+
 
 def _window() -> deque[float]:
     return deque(maxlen=WINDOW)
@@ -22,10 +26,13 @@ def _window() -> deque[float]:
 
 @dataclass
 class LiveStats:
-    """Counts over the whole run, and two windows over the latest :data:`WINDOW` processed frames:
-    ``latencies`` (seconds from capture to the moment the picture was handed to the outputs) and
-    ``frame_times`` (those moments, ``time.perf_counter()`` seconds), oldest first. ``startup``: seconds
-    each start-up phase took, in order (camera, outputs, model, compile, window, first frame)."""
+    """Counts over the whole run, and windows over the latest :data:`WINDOW` processed frames:
+    ``latencies`` (seconds from capture to the moment the picture was handed to the outputs),
+    ``frame_times`` (those moments, ``time.perf_counter()`` seconds) and ``cpu_times`` (the process's
+    CPU clock then, ``time.process_time()`` seconds, NaN where not measured), oldest first.
+    ``cpu_seconds``: the CPU time the process took over the run's ``seconds``; ``cpu_budget``: the
+    cores it was allowed (``None``: no budget). ``startup``: seconds each start-up phase took, in
+    order (camera, outputs, model, compile, window, first frame)."""
 
     frames: int = 0
     captured: int = 0
@@ -35,6 +42,9 @@ class LiveStats:
     seconds: float = 0.0
     latencies: deque[float] = field(default_factory=_window)
     frame_times: deque[float] = field(default_factory=_window)
+    cpu_times: deque[float] = field(default_factory=_window)
+    cpu_seconds: float = 0.0
+    cpu_budget: float | None = None
     virtual_camera_frames: int = 0
     virtual_camera_repeats: int = 0
     recorded: int = 0
@@ -58,11 +68,13 @@ class LiveStats:
         phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.startup.items())
         return f"first picture {sum(self.startup.values()):.1f} s after live mode started ({phases})"
 
-    def add_frame(self, captured_at: float, output_at: float) -> None:
-        """Count one processed frame captured at ``captured_at`` and output at ``output_at``."""
+    def add_frame(self, captured_at: float, output_at: float, cpu_time: float | None = None) -> None:
+        """Count one processed frame captured at ``captured_at`` and output at ``output_at``, when the
+        process's CPU clock read ``cpu_time``."""
         self.frames += 1
         self.latencies.append(output_at - captured_at)
         self.frame_times.append(output_at)
+        self.cpu_times.append(math.nan if cpu_time is None else cpu_time)
 
     @property
     def fps(self) -> float:
@@ -70,12 +82,26 @@ class LiveStats:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def cpu_cores(self) -> float:
+        """Cores the process used on average over the whole run (CPU seconds per second)."""
+        return self.cpu_seconds / self.seconds if self.seconds > 0 else 0.0
+
+    @property
     def recent_fps(self) -> float:
         """Processed frames per second over the latest second or so (0 before two frames)."""
         times = self.frame_times
-        first = max(0, len(times) - 31)
+        first = max(0, len(times) - _RECENT - 1)
         span = times[-1] - times[first] if len(times) > 1 else 0.0
         return (len(times) - 1 - first) / span if span > 0 else 0.0
+
+    @property
+    def recent_cores(self) -> float:
+        """Cores the process used over the latest second or so (CPU seconds per second; NaN before two
+        frames or where the CPU clock was not read)."""
+        times, cpu = self.frame_times, self.cpu_times
+        first = max(0, len(times) - _RECENT - 1)
+        span = times[-1] - times[first] if len(times) > 1 else 0.0
+        return (cpu[-1] - cpu[first]) / span if span > 0 else math.nan
 
     @property
     def dropped(self) -> int:
@@ -89,8 +115,9 @@ class LiveStats:
 
     def summary(self) -> str:
         """One line for the log at the end of a run."""
+        budget = f" of a budget of {self.cpu_budget:g}" if self.cpu_budget is not None else ""
         return (
             f"live: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), {self.dropped} "
             f"dropped at capture, latency p50 {1000 * self.latency_percentile(50):.0f} ms, "
-            f"p95 {1000 * self.latency_percentile(95):.0f} ms"
+            f"p95 {1000 * self.latency_percentile(95):.0f} ms, cpu {self.cpu_cores:.2f} cores{budget}"
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from livebg import weights
 from livebg.config import REFINERS, ModelConfig
 from livebg.device import select_device
@@ -58,10 +60,13 @@ def load_rvm(name: str, checkpoint: Path, refiner: str | None = None) -> Matting
 
 def create_session(config: ModelConfig) -> MattingSession:
     """A fresh session for one stream, with the model loaded on the chosen device (further streams of
-    the same model: :meth:`MattingSession.fork`)."""
+    the same model: :meth:`MattingSession.fork`). ``config.threads`` also sets PyTorch's threads for
+    the whole process (compositing runs in PyTorch whatever runs the network)."""
     spec = registry.get(config.name)
     device = select_device(config.device)
     runtime = resolve(config, device)  # before loading: a bad combination or a missing runtime fails fast
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     if spec.kind == "segmentation":
         return create_segmentation_session(config, device, runtime.dtype)
     checkpoint = weights.resolve_weights(config.name, config.weights, offline=config.offline)
@@ -76,7 +81,9 @@ def _exported_session(runtime: Runtime, model: MattingNetwork, config: ModelConf
     if runtime.backend == "onnxruntime":
         from livebg.matting.exported.onnxruntime import OnnxSession
 
-        return OnnxSession(model, config.downsample_ratio, config.name)
+        return OnnxSession(model, config.downsample_ratio, config.name, threads=config.threads)
     from livebg.matting.exported.openvino import OpenVinoSession
 
-    return OpenVinoSession(model, config.downsample_ratio, config.name, precision=runtime.precision)
+    return OpenVinoSession(
+        model, config.downsample_ratio, config.name, threads=config.threads, precision=runtime.precision
+    )

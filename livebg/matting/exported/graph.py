@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from livebg.config import cpu_cores
 from livebg.errors import InputError
 from livebg.matting.exported.export import (
     STATE_INPUTS,
@@ -43,13 +43,6 @@ log = logging.getLogger(__name__)
 _Key = tuple[int, int, float]
 # A runtime's compiler: the exported graph and the shapes to fix -> its compiled form.
 Compile = Callable[[ExportedGraph, GraphShapes], Any]
-
-
-def cpu_threads() -> int:
-    """The cores this process may run on (its affinity mask where the OS tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 class GraphRunner(Protocol):
@@ -152,7 +145,7 @@ class ExportedGraphSession(DownsampleRatio):
         self.dtype = torch.float32
         self.set_downsample_ratio(downsample_ratio)
         self.name = name
-        self.threads = threads or cpu_threads()
+        self.threads = threads or cpu_cores()
         self._cache_size = max(1, cache_size)
         # The model is kept to export other sizes and ratios.
         self._shared = SharedGraphs(model.cpu().float().eval(), self.split, export_folder, cache_size)
