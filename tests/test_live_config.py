@@ -36,14 +36,18 @@ def test_the_camera_file_is_never_the_recording(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "refusal"),
+    ("args", "refusal", "exit_code"),
     [
-        (["--snapshot-dir", "missing"], "livebg: error: snapshot folder missing does not exist"),
-        (["--record", "."], "livebg: error: --record . is a folder or has no file extension"),
+        (["--snapshot-dir", "missing"], "livebg: error: snapshot folder missing does not exist", 1),
+        (["--record", "."], "livebg: error: --record . is a folder or has no file extension", 1),
+        (["--cpu-budget", "0"], "livebg: error: --cpu-budget 0 is not accepted; give cores, above 0", 2),
+        (["--cpu-budget", "-1"], "livebg: error: --cpu-budget -1 is not accepted; give cores, above 0", 2),
+        (["--cpu-budget", "300%"], "livebg: error: --cpu-budget 300% is not accepted; give cores", 2),
+        (["--cpu-budget", "abc"], "livebg: error: --cpu-budget abc is not accepted; give cores", 2),
     ],
 )
 def test_the_cli_refuses_at_once_without_importing_torch(
-    tmp_path: Path, args: list[str], refusal: str
+    tmp_path: Path, args: list[str], refusal: str, exit_code: int
 ) -> None:
     code = (
         "import sys\n"
@@ -55,5 +59,5 @@ def test_the_cli_refuses_at_once_without_importing_torch(
     done = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True
     )
-    assert done.stdout.split() == ["1", "False"], done.stderr
+    assert done.stdout.split() == [str(exit_code), "False"], done.stderr
     assert done.stderr.startswith(refusal) and done.stderr.count("\n") == 1

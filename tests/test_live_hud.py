@@ -37,3 +37,21 @@ def test_before_the_first_frame_and_without_a_model() -> None:
         "background: none",
         "? for help",
     ]
+
+
+def test_hud_shows_cpu_use_against_the_budget_and_how_often_the_matte_runs() -> None:
+    stats = LiveStats(cpu_budget=1.0)
+    for i in range(11):  # 20 fps, 45 ms of CPU a frame: 0.9 cores
+        stats.add_frame(captured_at=0.05 * i - 0.04, output_at=0.05 * i, cpu_time=0.045 * i)
+    step = FrameStep(DiscSession(), Compositor(parse_background("#0000ff")), timer=StageTimer())
+    lines = hud_lines(stats, step, (120, 160), paused=False, show_matte=False, every=2)
+    assert lines[:2] == [
+        "20.0 fps  latency 40 ms  cpu 0.9/1.0 cores",
+        "disc on cpu (test)  ratio 1, matte every 2nd frame",
+    ]
+    stats.cpu_budget = None
+    lines = hud_lines(stats, step, (120, 160), paused=False, show_matte=False, every=3)
+    assert lines[:2] == [
+        "20.0 fps  latency 40 ms  cpu 0.9 cores",
+        "disc on cpu (test)  ratio 1, matte every 3rd frame",
+    ]

@@ -17,10 +17,12 @@ import av
 import numpy as np
 import pytest
 import pyvirtualcam
+import torch
 from torch import Tensor
 
 import livebg.live.loop
 from livebg.live import LiveConfig, run_live
+from livebg.live.outputs import Outputs
 from livebg.live.ratio import RatioController
 from livebg.sources.camera import CameraSource, CaptureSettings
 
@@ -29,6 +31,8 @@ from .media import moving_square, probe, read_frames, solid, write_video
 
 FPS = 30
 REPO = Path(__file__).resolve().parent.parent
+LADDER_SIZE = (360, 640)
+"""Frames large enough for a ratio ladder: its floor (160 px on the longer side) is 0.25."""
 
 
 def live_config(camera: Path | str, **kwargs: object) -> LiveConfig:
@@ -124,7 +128,7 @@ def test_latency_stays_bounded_when_the_model_is_slower_than_the_camera(vcam: Se
 
 
 def test_target_fps_lowers_the_downsample_ratio(tmp_path: Path) -> None:
-    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0))] * 60, crf=8)
+    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0), LADDER_SIZE)] * 60, crf=8)
     session = FakeSession(everything_is_person)
 
     def slow_at_high_ratio(src: Tensor) -> Tensor:
@@ -148,7 +152,7 @@ def test_by_default_live_mode_holds_the_cameras_rate(tmp_path: Path, monkeypatch
     assert main(["webcam", "--no-window", "--downsample-ratio", "0.5"]) == 0
     assert configs.pop().target_fps is None  # an explicit ratio is held
 
-    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0))] * 40, crf=8)  # 30 fps
+    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0), LADDER_SIZE)] * 40, crf=8)  # 30 fps
     session = FakeSession(everything_is_person)
     session.alpha = lambda src: (
         time.sleep(0.06 * (session.downsample_ratio or 1.0)) or everything_is_person(src)
@@ -161,11 +165,11 @@ def test_by_default_live_mode_holds_the_cameras_rate(tmp_path: Path, monkeypatch
 def test_target_fps_prepares_the_lower_ratios_ahead_of_time(tmp_path: Path) -> None:
     """The starting ratio is prepared before capturing starts, every lower step of the ladder in a
     helper thread."""
-    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0))] * 20, crf=8)
+    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0), LADDER_SIZE)] * 20, crf=8)
     session = FakeSession(everything_is_person)
     run_live(live_config(clip, virtual_camera=False, target_fps=20), session=session)
     first, *ladder = session.prepared
-    assert first == (120, 160, 1.0)
+    assert first == (*LADDER_SIZE, 1.0)
     ratios = [r for (_, _, r) in ladder]
     assert len(ratios) >= 3 and ratios == sorted(ratios, reverse=True) and max(ratios) < 1.0
     assert {(h, w) for (h, w, _) in session.prepared} == set(session.sizes)
@@ -179,14 +183,50 @@ def test_stopping_waits_for_the_ratio_being_compiled_not_the_rest_of_the_ladder(
                 time.sleep(0.3)
 
     # Three frames, then the camera file ends: live mode stops right after it started.
-    source = CameraSource(lambda: ScriptedReader([solid((255, 0, 0))] * 3), name="camera test")
+    source = CameraSource(lambda: ScriptedReader([solid((255, 0, 0), LADDER_SIZE)] * 3), name="camera test")
     session = SlowCompiles(everything_is_person)
     stats = run_live(live_config("test", virtual_camera=False, target_fps=20), session=session, source=source)
 
     ladder = [r for (_, _, r) in session.prepared[1:]]
     assert stats.frames >= 1
-    assert 1 <= len(ladder) <= 2  # the one in progress (two on a very busy machine), of seven
-    assert RatioController(20, 1.0).ratios[1 : 1 + len(ladder)] == tuple(ladder)
+    assert 1 <= len(ladder) <= 2  # the one in progress (two on a very busy machine), of five
+    assert RatioController(20, 1.0, min_ratio=0.25).ratios[1 : 1 + len(ladder)] == tuple(ladder)
+
+
+def test_a_held_matte_serves_the_frames_between_and_every_frame_reaches_the_outputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the network on every 2nd frame, each frame between is composited from its own pixels with
+    the latest matte, and every camera frame is handed to the outputs."""
+    # 10 fps: a busy machine has 100 ms to take each frame before the next replaces it.
+    source = CameraSource(lambda: ScriptedReader(numbered(12), fps=10), name="camera test")
+    seen: list[int] = []
+
+    def stripe(src: Tensor) -> Tensor:  # the person: the 4 + 4 x index leftmost columns
+        seen.append(index_of(src))
+        alpha = torch.zeros_like(src[:, :1])
+        alpha[..., : 4 + 4 * seen[-1]] = 1
+        return alpha
+
+    sent: list[np.ndarray] = []
+    send = Outputs.send
+    monkeypatch.setattr(
+        Outputs, "send", lambda self, picture, **kw: sent.append(picture) or send(self, picture, **kw)
+    )
+    session = FakeSession(stripe)
+    config = live_config("test", virtual_camera=False, background="#00ff00", matte_every=2)
+    stats = run_live(config, session=session, source=source)
+
+    # Each output: the frame whose colour it shows, and the frame whose matte cut it out.
+    shown = []
+    for picture in sent:
+        person = np.abs(picture[0].astype(int) - (0, 255, 0)).max(axis=-1) > 40
+        shown.append((round(picture[0, 0, 0] / 4), (int(person.sum()) - 4) // 4))
+    frames = [frame for frame, _ in shown]
+    assert stats.frames == len(sent) == source.captured == 12  # none dropped, none skipped
+    assert frames == list(range(12))
+    assert seen == list(range(0, 12, 2))  # the network ran on every 2nd frame only
+    assert all(matte == frame - frame % 2 for frame, matte in shown)  # the others held its latest matte
 
 
 # --- unplugging ----------------------------------------------------------------------------------------

@@ -10,7 +10,15 @@ from collections.abc import Callable
 import pytest
 
 from livebg.errors import UsageError
-from livebg.live.ratio import GraphPreparer, RatioControl, RatioController, Rung, target_rate
+from livebg.live.ratio import (
+    GraphPreparer,
+    RatioControl,
+    RatioController,
+    Rung,
+    floor_ratio,
+    rungs,
+    target_rate,
+)
 
 from .fakes import FakeSession, everything_is_person
 
@@ -226,3 +234,121 @@ def test_a_ratio_that_fails_to_prepare_ends_the_preparer_quietly() -> None:
     preparer = GraphPreparer(session, (120, 160), [0.375, 0.25])
     preparer.close()
     assert len(session.prepared) == 1 and preparer.prepared == []
+
+
+# --- the floor in pixels, and fewer mattes below it ------------------------------------------------------
+
+
+def test_the_floor_brings_the_longer_side_to_160_pixels() -> None:
+    assert floor_ratio(360, 640) == 0.25
+    assert floor_ratio(720, 1280) == 0.125
+    assert floor_ratio(1080, 1920) == 0.0833
+    assert floor_ratio(1280, 720) == 0.125  # portrait: the longer side all the same
+    assert floor_ratio(120, 160) == 1.0  # small frames are seen whole
+
+
+def test_the_control_derives_its_ladder_from_the_frame_size() -> None:
+    session = FakeSession(everything_is_person)
+    session.set_downsample_ratio(0.375)
+    for size, floor in [((720, 1280), 0.125), ((1080, 1920), 0.0833), ((360, 640), 0.25)]:
+        with RatioControl(30) as control:
+            control.update(session, size, 0.01)
+            assert control.controller is not None
+            assert control.controller.ratios[0] == 0.375 and control.controller.ratios[-1] == floor
+
+
+def test_below_the_floor_the_matte_runs_on_fewer_frames_rather_than_smaller() -> None:
+    assert rungs((0.25, 0.125)) == (
+        Rung(0.25, 1),
+        Rung(0.125, 1),
+        Rung(0.125, 2),
+        Rung(0.125, 3),
+        Rung(0.125, 4),
+    )
+    assert rungs((0.25, 0.125), max_every=2) == (Rung(0.25, 1), Rung(0.125, 1), Rung(0.125, 2))
+    # A fixed choice (an experiment: every 2nd frame at each ratio).
+    assert rungs((0.25, 0.125), every=2) == (Rung(0.25, 2), Rung(0.125, 2))
+
+
+def rung_cost(fixed_ms: float, per_ratio_squared_ms: float) -> Callable[[Rung], float]:
+    """Seconds per frame at a rung: the fixed part every frame, the network's part once per matte."""
+    return lambda rung: (fixed_ms + per_ratio_squared_ms * rung.ratio**2 / rung.every) / 1000
+
+
+def simulate_rungs(controller: RatioController, cost: Callable[[Rung], float], samples: int) -> list[Rung]:
+    used = []
+    for _ in range(samples):
+        used.append(controller.rung)
+        controller.update(cost(controller.rung))
+    return used
+
+
+def changes(used: list[Rung]) -> list[Rung]:
+    return [rung for i, rung in enumerate(used) if i == 0 or used[i - 1] != rung]
+
+
+def test_when_the_floor_is_too_slow_the_matte_runs_on_every_2nd_frame_and_stays() -> None:
+    controller = RatioController(30, 0.25, min_ratio=0.125, step=0.5, max_every=4)
+    # 49 ms at the floor on every frame; 27 ms a frame with the network on every 2nd (fits, but not
+    # below 0.7 x budget): straight there from 180 ms at 0.25, and no further.
+    used = simulate_rungs(controller, rung_cost(5, 2800), 3000)
+    assert changes(used) == [Rung(0.25, 1), Rung(0.125, 2)]
+    assert controller.every == 2 and controller.ratio == 0.125
+
+
+def test_the_matte_runs_on_every_frame_again_when_the_load_goes_away() -> None:
+    controller = RatioController(30, 0.25, min_ratio=0.125, step=0.5, max_every=4)
+    simulate_rungs(controller, rung_cost(5, 4000), 300)  # a busy machine
+    assert controller.rung == Rung(0.125, 3)
+    used = simulate_rungs(controller, rung_cost(2, 200), 400)
+    assert changes(used) == [Rung(0.125, 3), Rung(0.125, 2), Rung(0.125, 1), Rung(0.25, 1)]
+
+
+def test_a_fixed_matte_rate_keeps_it_at_every_ratio() -> None:
+    controller = RatioController(30, 0.25, min_ratio=0.125, step=0.5, every=3, max_every=4)
+    used = simulate_rungs(controller, rung_cost(5, 8000), 300)  # too slow even at the floor
+    assert changes(used) == [Rung(0.25, 3), Rung(0.125, 3)]
+
+
+def recording(update: Callable, fed: list) -> Callable:
+    """``update``, recording its arguments in ``fed``."""
+
+    def record(seconds: float, cpu_seconds: float | None = None) -> Rung | None:
+        fed.append((seconds, cpu_seconds))
+        return update(seconds, cpu_seconds)
+
+    return record
+
+
+def test_the_control_mattes_every_kth_frame_and_feeds_one_sample_per_matte() -> None:
+    session = FakeSession(everything_is_person)
+    fed: list[tuple[float, float | None]] = []
+    with RatioControl(30, every=3) as control:
+        due = []
+        for i in range(9):
+            due.append(control.due())
+            seconds = 0.030 if due[-1] else 0.006  # the network's frame, then two composites
+            control.update(session, (360, 640), seconds, matted=due[-1], cpu_time=0.02 * (i + 1))
+            if i == 0:  # the first frame started the controller: record what it is fed from now on
+                assert control.controller is not None
+                control.controller.update = recording(control.controller.update, fed)  # type: ignore[method-assign]
+    assert due == [True, False, False] * 3
+    # The mean over the three frames one matte serves; CPU seconds per frame once a cycle has begun.
+    assert [round(seconds, 4) for seconds, _ in fed] == [0.014, 0.014, 0.014]
+    assert fed[0][1] is None and fed[1][1] == pytest.approx(0.02) and fed[2][1] == pytest.approx(0.02)
+
+
+def test_a_cpu_budget_lowers_the_ratio_though_the_frame_rate_holds() -> None:
+    session = FakeSession(everything_is_person)
+    session.set_downsample_ratio(0.375)
+    with RatioControl(30, cpu_budget=1.0) as control:
+        cpu = 0.0
+        for _ in range(100):
+            ratio = session.current_ratio(720, 1280)
+            # 10 ms a frame in time (two cores at work), but 8 + 400 x ratio^2 ms of CPU: 64 ms at
+            # 0.375, beyond one core's 33 ms a frame at 30 fps.
+            cpu += (8 + 400 * ratio * ratio) / 1000
+            control.update(session, (720, 1280), 0.010, cpu_time=cpu)
+        assert control.controller is not None
+    assert session.downsample_ratio is not None and session.downsample_ratio < 0.375
+    assert (8 + 400 * session.downsample_ratio**2) / 1000 <= 1.0 / 30

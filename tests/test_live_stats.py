@@ -43,3 +43,15 @@ def test_startup_phases_are_timed_in_order_and_summed() -> None:
         f"first picture {stats.startup['camera'] + 1.25:.1f} s after live mode started "
         f"(camera {stats.startup['camera']:.2f} s, model 1.25 s)"
     )
+
+
+def test_cpu_use_over_the_latest_second_and_the_run() -> None:
+    stats = LiveStats(cpu_budget=1.5, seconds=10.0, cpu_seconds=12.0)
+    assert math.isnan(stats.recent_cores)
+    for i in range(100):  # 30 fps; 20 ms of CPU a frame, then 40 ms for the latest second
+        stats.add_frame(
+            captured_at=i / 30 - 0.01, output_at=i / 30, cpu_time=0.02 * min(i, 69) + 0.04 * max(0, i - 69)
+        )
+    assert stats.recent_cores == pytest.approx(1.2)
+    assert stats.cpu_cores == pytest.approx(1.2)
+    assert stats.summary().endswith(", cpu 1.20 cores of a budget of 1.5")

@@ -29,8 +29,8 @@ def parse_cpu_budget(text: str, cores: int | None = None) -> float:
     budget = value * cores / 100 if share else value
     if not (math.isfinite(budget) and 0 < budget <= cores):
         raise UsageError(
-            f"--cpu-budget {text} is not accepted; give cores above 0 and at most this machine's {cores} "
-            f"(1, 1.5) or a percentage of them (50%)"
+            f"--cpu-budget {text} is not accepted; give cores, above 0 and at most this machine's {cores} "
+            "(e.g. 1 or 1.5), or a share of them (e.g. 50%)"
         )
     return budget
 
