@@ -146,7 +146,7 @@ class RatioControl:
         if rung is not None:
             session.set_downsample_ratio(rung.ratio)
             self._held = None
-            within = f" within {self.cpu_budget:g} cores" if self.cpu_budget is not None else ""
+            within = f" within a CPU budget of {self.cpu_budget:g}" if self.cpu_budget is not None else ""
             log.info(
                 "downsample ratio %.3g, %s, to hold %g fps%s",
                 rung.ratio,
