@@ -143,9 +143,10 @@ class Matter:
     ``device``: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
     ``backend``: ``auto``, ``torch``, ``onnxruntime``, ``openvino``. ``precision``: ``auto``, ``fp32``,
     ``fp16``, ``bf16``. ``downsample_ratio``: the scale at which the network sees the frame, in (0, 1]
-    (``None``: longer side near 512 px). The rest are the segmentation models' options
-    (:class:`~livebg.config.ModelConfig`). Raises :class:`~livebg.errors.LivebgError` subclasses for
-    a bad option, missing weights or an unavailable device.
+    (``None``: longer side near 512 px). ``threads``: CPU threads for inference (``None``: every
+    core). The rest are the segmentation models' options (:class:`~livebg.config.ModelConfig`).
+    Raises :class:`~livebg.errors.LivebgError` subclasses for a bad option, missing weights or an
+    unavailable device.
     """
 
     def __init__(
@@ -162,6 +163,7 @@ class Matter:
         keep_classes: Sequence[str] = ("person",),
         smoothing: bool = True,
         refine_edges: bool = True,
+        threads: int | None = None,
     ) -> None:
         self.config = ModelConfig.create(
             model,
@@ -175,6 +177,7 @@ class Matter:
             keep_classes=keep_classes,
             smoothing=smoothing,
             refine_edges=refine_edges,
+            threads=threads,
         )
         self._session = create_session(self.config)
 

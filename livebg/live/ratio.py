@@ -135,7 +135,9 @@ class RatioControl:
         self._held = 0 if matted or self._held is None else self._held + 1
         if self.target_fps is None:
             return
-        controller = self.controller if size == self._size else self._start(session, size)
+        controller = self.controller
+        if controller is None or size != self._size:
+            controller = self._start(session, size, self.target_fps)
         self._seconds += seconds
         self._frames += 1
         if self._frames < self.every:  # one sample per matte: the mean over the frames it serves
@@ -155,7 +157,7 @@ class RatioControl:
                 within,
             )
 
-    def _start(self, session: MattingSession, size: tuple[int, int]) -> RatioController:
+    def _start(self, session: MattingSession, size: tuple[int, int], target_fps: float) -> RatioController:
         """A controller and a preparer for frames of ``size``, starting from the session's own ratio."""
         if self.controller is None:
             self._ratio = session.downsample_ratio
@@ -165,7 +167,7 @@ class RatioControl:
         start = session.current_ratio(*size)
         self._size = size
         self.controller = RatioController(
-            self.target_fps or 30.0,  # set: the caller returns without a target
+            target_fps,
             start,
             min_ratio=floor_ratio(*size),
             every=self._fixed_every,
