@@ -26,3 +26,19 @@ def test_a_bad_combination_fails_before_any_weights_are_read(tmp_path: Path) -> 
         create_session(ModelConfig(weights=missing, device="cpu", backend="torch", precision="bf16"))
     with pytest.raises(UsageError, match=r"downsample ratio 1\.5 is outside"):
         create_session(ModelConfig(weights=missing, device="cpu", downsample_ratio=1.5))
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_the_configs_threads_reach_the_runtime_and_pytorch(rvm_checkpoint: Path, backend: str) -> None:
+    import torch
+
+    pytest.importorskip(backend)
+    before = torch.get_num_threads()
+    try:
+        session = create_session(
+            ModelConfig(weights=rvm_checkpoint, device="cpu", backend=backend, threads=1)
+        )
+        assert session.threads == 1  # type: ignore[attr-defined]
+        assert torch.get_num_threads() == 1  # compositing runs in PyTorch whatever runs the network
+    finally:
+        torch.set_num_threads(before)
