@@ -3,6 +3,8 @@ capturing starts, and cameras that cannot be opened say so in one sentence."""
 
 from __future__ import annotations
 
+import gc
+import os
 import time
 from pathlib import Path
 
@@ -50,6 +52,24 @@ def test_file_camera_plays_in_real_time_and_loops(tmp_path: Path) -> None:
         assert latest is not None and latest.frame.rgb.shape == (60, 80, 3)
     times = np.array([f.time for f in frames])
     assert np.median(np.diff(times) / np.diff([f.index for f in frames])) == pytest.approx(1 / FPS, rel=0.25)
+
+
+def test_a_looping_clip_does_not_pile_up_decoders(tmp_path: Path) -> None:
+    # Each pass reopens the file; the last pass's decoder (and its threads) must go with it, without
+    # waiting for the garbage collector (live mode may loop a clip for hours).
+    clip = write_video(tmp_path / "short.mp4", [solid((0, 0, 255 - 20 * i)) for i in range(4)], rate=120)
+    reader = open_reader(CaptureSettings(camera=str(clip), loop=True))
+    gc.disable()
+    try:
+        for _ in range(4 + 1):  # into the second pass: one decoder running
+            assert reader.read() is not None
+        threads = len(os.listdir("/proc/self/task"))
+        for _ in range(4 * 6):  # six more passes
+            assert reader.read() is not None
+        assert len(os.listdir("/proc/self/task")) <= threads
+    finally:
+        gc.enable()
+        reader.close()
 
 
 def test_a_clip_opened_as_the_camera_starts_playing_only_when_capturing_starts(tmp_path: Path) -> None:

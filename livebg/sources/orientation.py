@@ -70,8 +70,12 @@ def orientation(frame: av.VideoFrame, stream: av.video.stream.VideoStream, sourc
         log.warning("%s asks to be turned %d degrees; only quarter turns are applied", source, rotation)
         return Upright()
     turns = (-rotation // 90) % 4  # what a player turns clockwise
+    # PyAV keeps a frame and its side data in a reference cycle, which only the garbage collector frees:
+    # read them from a 2x2 copy (side data is copied with it), not from the decoded frame, which would
+    # otherwise keep the decoder and its threads alive after the input is closed.
+    props = frame.reformat(width=2, height=2)
     try:
-        matrix = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+        matrix = props.side_data.get(SideDataType.DISPLAYMATRIX)
     except ValueError:  # side data of a kind PyAV does not know hides the matrix's flips
         return Upright(turns)
     if matrix is None:
