@@ -20,6 +20,15 @@ def to_tensor(rgb: np.ndarray, device: torch.device, dtype: torch.dtype = torch.
     return t.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255)
 
 
+def planes(image: Tensor) -> list[np.ndarray]:
+    """The channels of a float32 CPU ``(C, H, W)`` tensor as contiguous float32 ``(H, W)`` arrays: views
+    where it is planar, one OpenCV split where it is channels-last (as :func:`to_tensor` makes it)."""
+    hwc = image.permute(1, 2, 0)
+    if image.shape[0] > 1 and hwc.is_contiguous():
+        return list(cv2.split(hwc.numpy()))
+    return [plane.contiguous().numpy() for plane in image]
+
+
 def to_uint8(image: Tensor) -> np.ndarray:
     """A ``(1, C, H, W)`` or ``(C, H, W)`` tensor in [0, 1] to a ``uint8 (H, W, C)`` array on the host
     (rounded to the nearest level, saturated outside [0, 1])."""
@@ -31,7 +40,7 @@ def to_uint8(image: Tensor) -> np.ndarray:
         hwc = image.permute(1, 2, 0)
         if hwc.is_contiguous():
             return cv2.multiply(hwc.numpy(), (255.0,) * 4, dtype=cv2.CV_8U).reshape(hwc.shape)
-        planes = [cv2.multiply(plane.contiguous().numpy(), 255.0, dtype=cv2.CV_8U) for plane in image]
-        return cv2.merge(planes).reshape(hwc.shape)
+        levels = [cv2.multiply(plane, 255.0, dtype=cv2.CV_8U) for plane in planes(image)]
+        return cv2.merge(levels).reshape(hwc.shape)
     out = image.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
     return np.ascontiguousarray(out.cpu().numpy())

@@ -37,6 +37,7 @@ from livebg.matting.exported.export import (
 from livebg.matting.exported.upsampling import CoefficientUpsampler
 from livebg.matting.session import DownsampleRatio, Matte, check_ratio
 from livebg.models.rvm import MattingNetwork, downsample
+from livebg.tensors import planes
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class ExportedGraphSession(DownsampleRatio):
             self._key = key
         src = src.detach().to("cpu", torch.float32)
         small = downsample(src, key[2]).contiguous().numpy()
-        fgr, pha = self._upsample(*runner.run(small), src.contiguous().numpy())
+        fgr, pha = self._upsample(*runner.run(small), planes(src[0]))
         return Matte(alpha=pha, foreground=fgr)
 
     def _runner(self, key: _Key) -> GraphRunner:
