@@ -223,6 +223,7 @@ class Matter:
         output_type: str = "composite",
         overwrite: bool = False,
         audio: bool = True,
+        side_streams: bool = True,
         codec: str | None = None,
         crf: int | None = None,
         preset: str = "medium",
@@ -239,8 +240,10 @@ class Matter:
         progress: Progress | None = None,
     ) -> Result:
         """Exactly what ``livebg video INPUT -o OUTPUT`` does, with this model: the output keeps the
-        input's frames, timestamps and audio, and appears only when complete. ``progress(done, total)``
-        is called after each frame with the frames written and the total (``None`` when unknown).
+        input's frames, timestamps and audio (and, unless ``side_streams`` is false, its subtitle and
+        data streams and timecode where the container holds them), and appears only when complete.
+        ``progress(done, total)`` is called after each frame with the frames written and the total
+        (``None`` when unknown).
 
         ``start``, ``end``, ``duration`` (seconds) and ``frames`` cut the clip as ffmpeg's ``-ss``,
         ``-to``, ``-t`` and ``-frames:v`` do, exactly to the frame (``span``: the same as a
@@ -254,6 +257,7 @@ class Matter:
             output_type=output_type,
             overwrite=overwrite,
             audio=audio,
+            side_streams=side_streams,
             codec=codec,
             crf=crf,
             preset=preset,

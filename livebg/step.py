@@ -24,7 +24,7 @@ from torch import Tensor
 
 from livebg.compositing import Compositor
 from livebg.frames import Frame
-from livebg.matting.session import Matte, MattingSession
+from livebg.matting.session import Matte, MattingSession, matte_any_size
 from livebg.tensors import to_tensor, to_uint8
 
 STAGES = ("decode", "model", "composite", "output")
@@ -137,7 +137,7 @@ class FrameStep:
         with self.timer.stage("model"):
             tensors = [to_tensor(frame.rgb, session.device, session.dtype) for frame in frames]
             src = tensors[0] if len(tensors) == 1 else torch.cat(tensors)
-            matte = session(src)
+            matte = matte_any_size(session, src)
         if len(frames) == 1:
             return [Matted(frames[0], src, matte)]
         fgr = matte.foreground

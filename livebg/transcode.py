@@ -35,8 +35,10 @@ from livebg.sinks.encoding import EncoderOptions
 from livebg.sinks.image_file import ImageFileSink
 from livebg.sinks.png_sequence import PngSequenceSink, is_png_sequence
 from livebg.sinks.safe_write import existing_paths
+from livebg.sinks.streams import warn_left_out
 from livebg.sinks.video_file import VideoFileSink
 from livebg.sources.image_file import ImageFileSource, is_image_path
+from livebg.sources.media import describe
 from livebg.sources.span import Span, SpanSource, Warmup
 from livebg.sources.video_file import VideoFileSource
 from livebg.step import FrameStep, Matted, StageTimer
@@ -58,6 +60,8 @@ class VideoJob:
     720p with PyTorch: 6.2 fps with 1, 4.6 fps with 4). ``still_passes``: how many times a still image
     input is shown to the model before its matte is taken (a recurrent model settles on it).
     ``allow_truncated``: keep what is readable of a cut-off input (with a warning) instead of failing.
+    ``side_streams``: also copy the input's subtitle and data streams and its timecode into the main
+    output, where its container holds them (one warning names what it cannot).
     ``span``: the stretch of a clip to process (``None``: all of it; ignored for a still).
     ``alpha_output``/``foreground_output``: also write the matte (grey) and the person's colours there,
     from the same model pass (no audio in those).
@@ -69,6 +73,7 @@ class VideoJob:
     output_type: str = "composite"
     overwrite: bool = False
     audio: bool = True
+    side_streams: bool = True
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     model: ModelConfig = field(default_factory=ModelConfig)
     batch: int = 1
@@ -89,6 +94,7 @@ class VideoJob:
         output_type: str = "composite",
         overwrite: bool = False,
         audio: bool = True,
+        side_streams: bool = True,
         codec: str | None = None,
         crf: int | None = None,
         preset: str = "medium",
@@ -117,6 +123,7 @@ class VideoJob:
             output_type=output_type,
             overwrite=overwrite,
             audio=audio,
+            side_streams=side_streams,
             encoder=EncoderOptions(codec=codec, crf=crf, preset=preset, pixel_format=pix_fmt),
             model=model or ModelConfig(),
             batch=batch,
@@ -189,7 +196,7 @@ def process_video(
             sinks = []
             for index, (kind, path) in enumerate(renderers):
                 alpha = kind == "composite" and background.transparent
-                sinks.append(stack.enter_context(_open_sink(job, source, path, alpha, audio=index == 0)))
+                sinks.append(stack.enter_context(_open_sink(job, source, path, alpha, main=index == 0)))
             if background.needs_matte:
                 session = session or create_session(job.model)
                 log.info(
@@ -220,15 +227,21 @@ def process_video(
 def _open_source(job: VideoJob, still: bool) -> Source:
     if still:
         return ImageFileSource(job.input)
-    source = VideoFileSource(job.input, with_audio=job.audio, allow_truncated=job.allow_truncated)
+    source = VideoFileSource(
+        job.input,
+        with_audio=job.audio,
+        with_side_streams=job.side_streams,
+        allow_truncated=job.allow_truncated,
+    )
     if job.span is None:
         return source
     return SpanSource(source, job.span)
 
 
-def _open_sink(job: VideoJob, source: Source, path: Path, alpha: bool, *, audio: bool) -> Sink:
+def _open_sink(job: VideoJob, source: Source, path: Path, alpha: bool, *, main: bool) -> Sink:
     """The sink for ``path``, by its form: an image file, a PNG folder or a video file (with the input's
-    audio when ``audio``)."""
+    other streams when it is the ``main`` output); for the main output, one warning names the input's
+    streams it does not keep."""
     # Never written: the input, the background and the weights (those that are files).
     protect = existing_paths(job.input, job.background, job.model.weights)
     if is_image_path(path):
@@ -237,26 +250,38 @@ def _open_sink(job: VideoJob, source: Source, path: Path, alpha: bool, *, audio:
                 f"output {path} is a single image but {job.input} has "
                 f"{source.frame_count} frames; use a video file or a PNG folder (a path ending in /)"
             )
-        return ImageFileSink(path, alpha=alpha, overwrite=job.overwrite, protect=protect)
-    if is_png_sequence(path):
-        if audio and source.audio:
-            log.info("a PNG sequence has no audio: the input's audio is not kept")
-        return PngSequenceSink(
+        sink: Sink = ImageFileSink(path, alpha=alpha, overwrite=job.overwrite, protect=protect)
+    elif is_png_sequence(path):
+        sink = PngSequenceSink(
             path, alpha=alpha, overwrite=job.overwrite, protect=protect, expected_frames=source.frame_count
         )
-    return VideoFileSink(
-        path,
-        width=source.width,
-        height=source.height,
-        rate=source.rate,
-        alpha=alpha,
-        overwrite=job.overwrite,
-        protect=protect,
-        time_base=source.time_base,
-        options=job.encoder,
-        audio_streams=source.audio if audio else (),
-        expected_frames=source.frame_count,
-    )
+    else:
+        sink = VideoFileSink(
+            path,
+            width=source.width,
+            height=source.height,
+            rate=source.rate,
+            alpha=alpha,
+            overwrite=job.overwrite,
+            protect=protect,
+            time_base=source.time_base,
+            options=job.encoder,
+            streams=source.others if main else (),
+            timecode=source.timecode if main else None,
+            expected_frames=source.frame_count,
+        )
+    if main:
+        warn_left_out([*source.left_out, *_not_in(sink, source)], path)
+    return sink
+
+
+def _not_in(sink: Sink, source: Source) -> list[tuple[str, str]]:
+    """The input's other streams that ``sink`` does not keep, in words, with why."""
+    if isinstance(sink, VideoFileSink):
+        return sink.left_out
+    why = f"{'an image' if isinstance(sink, ImageFileSink) else 'a PNG sequence'} holds only the frames"
+    timecode = [("timecode", why)] if source.timecode else []
+    return [*((describe(s), why) for s in source.others), *timecode]
 
 
 def _counter(progress: Progress | None, total: int | None) -> Callable[[], None] | None:

@@ -30,6 +30,7 @@ def write_video(
     hflip: bool = False,
     muxer_options: dict[str, str] | None = None,
     extra_streams: bool = False,
+    timecode: str | None = None,
 ) -> Path:
     """A clip of ``uint8 (H, W, 3)`` RGB ``pictures`` at ``rate`` fps, H.264 unless ``codec`` says
     otherwise (crf 0 and 4:4:4 are lossless); ``pts`` gives explicit timestamps (variable frame rate) in
@@ -39,7 +40,8 @@ def write_video(
     display matrix, as phones do: a player turns the pictures by ``rotation`` and then mirrors them.
     ``muxer_options`` go to the muxer (e.g. ``{"movflags": "faststart"}``: index at the front).
     ``extra_streams`` (MP4/MOV) puts a subtitle and a data stream before the video and a second, smaller
-    video stream after it."""
+    video stream after it. ``timecode`` (``HH:MM:SS:FF``) tags the video, which MP4 and MOV store as a
+    timecode track."""
     pictures = list(pictures)
     height, width = pictures[0].shape[:2]
     if pts is None:
@@ -60,6 +62,8 @@ def write_video(
         video.codec_context.time_base = time_base
         if rotation or hflip:
             video.set_display_rotation(rotation, hflip=hflip)
+        if timecode is not None:
+            video.metadata["timecode"] = timecode
         second = None
         if extra_streams:
             second = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
@@ -196,6 +200,23 @@ def probe(path: Path) -> Probe:
             (p.pts, p.size, bytes(p)) for s in c.streams.audio for p in c.demux(s) if p.dts is not None
         ]
     return Probe(len(times), times, rate, packets, width, height, rotation)
+
+
+def side_packets(path: Path) -> list[tuple[str, Fraction, Fraction, bytes]]:
+    """Every subtitle and data packet of ``path``: (stream type, time and duration in seconds, bytes)."""
+    with av.open(str(path)) as c:
+        streams = [s for s in c.streams if s.type in ("subtitle", "data")]
+        return [
+            (p.stream.type, p.pts * p.time_base, p.duration * p.time_base, bytes(p))
+            for p in c.demux(*streams)
+            if p.dts is not None
+        ]
+
+
+def timecodes(path: Path) -> set[str]:
+    """The timecode tags of ``path``'s streams (a tmcd track's or a Matroska tag's)."""
+    with av.open(str(path)) as c:
+        return {v for s in c.streams for k, v in s.metadata.items() if k.lower() == "timecode"}
 
 
 def read_frames(path: Path, fmt: str = "rgb24", codec: str | None = None) -> list[np.ndarray]:

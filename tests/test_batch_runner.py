@@ -103,6 +103,20 @@ def test_a_failure_in_the_middle_is_reported_and_the_rest_is_made(folder: Path, 
     assert _files(tmp_path / "out") == [MANIFEST_NAME, "a.mp4", "b.mp4"]  # nothing for the broken one
 
 
+def test_folders_made_for_failed_inputs_are_removed_and_others_are_kept(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    (inputs / "deep" / "er").mkdir(parents=True)
+    (inputs / "deep" / "er" / "broken.mp4").write_text("not a video")
+    mine = tmp_path / "mine"
+    (mine / "deep").mkdir(parents=True)  # the user's, though empty
+    for out in (tmp_path / "new" / "out", mine):
+        result = process_batch(inputs, out, recursive=True, processor=DiscMatter)
+        assert not result.ok and len(result.failed) == 1
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "in", "in/deep", "in/deep/er", "in/deep/er/broken.mp4", "mine", "mine/deep"
+    ]
+
+
 def test_ctrl_c_cleans_the_file_in_progress_and_keeps_the_finished_ones(folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     # a.mp4 takes model calls 1-6; the 8th is inside b.mp4.

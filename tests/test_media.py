@@ -192,3 +192,14 @@ def test_extra_streams_are_skipped_and_the_first_video_stream_is_read(tmp_path: 
     assert (source.width, source.height) == (64, 48)
     assert len(frames) == 5 and all(marker_corners(f.rgb) == ("TL", "TR") for f in frames)
     assert copied == {"audio"}
+
+
+def test_side_streams_are_read_when_asked_and_the_rest_is_named(tmp_path: Path) -> None:
+    path, timecode = tmp_path / "extra.mp4", "00:00:10:00"
+    clip = write_video(path, marked(frames=5), rate=25, extra_streams=True, timecode=timecode)
+    with VideoFileSource(clip, with_audio=False, with_side_streams=True) as source:
+        packets = [(item.stream.index, bytes(item)) for item in source if isinstance(item, av.Packet)]
+        assert [s.index for s in source.others] == [0, 1]
+        assert source.left_out == [("video stream #3 (h264)", "livebg writes one video stream")]
+        assert source.timecode == timecode
+    assert packets == [(0, b"\x00\x02hi"), (1, b"\x01\x02")]

@@ -10,7 +10,7 @@ import torch
 from livebg.errors import UsageError
 from livebg.matting.rvm_session import RVMSession
 from livebg.matting.segmentation import SegmentationSession
-from livebg.matting.session import MattingSession, check_ratio
+from livebg.matting.session import MattingSession, check_ratio, matte_any_size
 from livebg.models.rvm import MattingNetwork
 from livebg.models.segmentation import SegmentationNetwork, build_segmentation
 
@@ -83,3 +83,39 @@ def test_check_ratio_accepts_none_and_the_unit_interval() -> None:
     with pytest.raises(UsageError, match="downsample ratio 2 is outside") as caught:
         check_ratio(2)
     assert isinstance(caught.value, ValueError)
+
+
+def _check_tiny_frames(sessions: list[MattingSession], size: tuple[int, int], ratio: float | None) -> None:
+    src = torch.rand(1, 3, *size)
+    for session in sessions:
+        session.set_downsample_ratio(ratio)
+        session.reset()
+        matte = matte_any_size(session, src)
+        name = type(session).__name__
+        assert matte.alpha.shape == (1, 1, *size), name
+        assert float(matte.alpha.min()) >= 0 and float(matte.alpha.max()) <= 1, name
+        assert matte.foreground is None or matte.foreground.shape == (1, 3, *size), name
+        session.set_downsample_ratio(None)
+
+
+@pytest.mark.parametrize(("size", "ratio"), [((1, 1), None), ((2, 2), None), ((1, 5), None), ((6, 2), 0.25)])
+def test_frames_down_to_1x1_get_a_matte_of_their_own_size(
+    sessions: list[MattingSession], size: tuple[int, int], ratio: float | None
+) -> None:
+    _check_tiny_frames([s for s in sessions if s.backend == "torch"], size, ratio)
+
+
+@pytest.mark.slow  # each exported runtime compiles its graph for the padded size (about 15 s)
+def test_exported_runtimes_take_frames_down_to_1x1(sessions: list[MattingSession]) -> None:
+    exported = [s for s in sessions if s.backend != "torch"]
+    if not exported:
+        pytest.skip("neither ONNX Runtime nor OpenVINO is installed")
+    for size in ((1, 1), (2, 2), (1, 5)):  # all padded to one size: one graph
+        _check_tiny_frames(exported, size, None)
+
+
+def test_a_ratio_that_shrinks_a_frame_below_the_network_minimum_is_one_sentence() -> None:
+    session = DiscSession()
+    session.set_downsample_ratio(0.001)
+    with pytest.raises(UsageError, match=r"^downsample ratio 0.001 shrinks the 64x48 frames below the 8 "):
+        matte_any_size(session, torch.rand(1, 3, 48, 64))

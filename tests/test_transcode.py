@@ -24,7 +24,17 @@ from livebg.tensors import to_tensor
 from livebg.transcode import VideoJob, process_video
 
 from .fakes import DiscSession
-from .media import make_clip, marked, marker_corners, probe, read_frames, write_jpeg, write_video
+from .media import (
+    make_clip,
+    marked,
+    marker_corners,
+    probe,
+    read_frames,
+    side_packets,
+    timecodes,
+    write_jpeg,
+    write_video,
+)
 
 
 @pytest.fixture()
@@ -419,3 +429,94 @@ def test_odd_inputs_pass_through_with_their_size_and_timing(
     assert dst.audio_packets == src.audio_packets
     for rgb in read_frames(out):
         assert np.abs(rgb.astype(int) - colour).max() <= 4
+
+
+# --- subtitle, data and extra streams ---------------------------------------------------------------------
+
+_SECOND_VIDEO = "the video stream #3 (h264), as livebg writes one video stream"
+
+
+@pytest.fixture()
+def many_streams(tmp_path: Path) -> Path:
+    """Subtitle #0 (mov_text "hi" at 0 s for 0.1 s), data #1, video #2, a second video #3, AAC audio #4,
+    timecode 01:00:00:00."""
+    path, pictures = tmp_path / "in.mp4", marked(frames=10)
+    return write_video(path, pictures, rate=25, audio=True, extra_streams=True, timecode="01:00:00:00")
+
+
+def _not_kept(caplog: pytest.LogCaptureFixture) -> list[str]:
+    lines = [r.getMessage() for r in caplog.records if "not kept" in r.getMessage()]
+    caplog.clear()
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("suffix", "text", "data_kept"),
+    [
+        (".mp4", b"\x00\x02hi", True),
+        (".mov", b"\x00\x02hi", True),
+        (".mkv", b"0,0,Default,,0,0,0,,hi", False),  # converted to ASS
+    ],
+)
+def test_subtitles_data_and_timecode_are_kept_where_the_container_holds_them(
+    many_streams: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    suffix: str,
+    text: bytes,
+    data_kept: bool,
+) -> None:
+    out = tmp_path / f"out{suffix}"
+    assert main(["video", str(many_streams), "-o", str(out), "--background", "none", "--no-progress"]) == 0
+    src, dst = probe(many_streams), probe(out)
+    assert dst.frames == 10 and [t - dst.times[0] for t in dst.times] == src.times
+    assert [p[1:] for p in dst.audio_packets] == [p[1:] for p in src.audio_packets]  # copied untouched
+    # The cue at the same time relative to the first frame (Matroska shifts the whole file), same text.
+    subtitles = [p for p in side_packets(out) if p[0] == "subtitle"]
+    assert [(at - dst.times[0], length, payload) for _, at, length, payload in subtitles] == [
+        (Fraction(0), Fraction(1, 10), text)
+    ]
+    data = [p for p in side_packets(out) if p[0] == "data" and p[3] == b"\x01\x02"]
+    assert len(data) == int(data_kept)
+    assert timecodes(out) == {"01:00:00:00"}
+    dropped = "" if data_kept else "; the data stream #1 (bin_data), as .mkv files hold no data streams"
+    assert _not_kept(caplog) == [f"not kept in {out}: {_SECOND_VIDEO}{dropped}"]
+
+
+def test_webm_converts_subtitles_to_webvtt_and_a_png_sequence_names_every_stream(
+    many_streams: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    webm = tmp_path / "out.webm"
+    args = ["--background", "none", "--no-progress"]
+    assert main(["video", str(many_streams), "-o", str(webm), "--no-audio", *args]) == 0
+    assert [(kind, payload) for kind, _, _, payload in side_packets(webm)] == [("subtitle", b"hi")]
+    assert _not_kept(caplog) == [
+        f"not kept in {webm}: {_SECOND_VIDEO}; the data stream #1 (bin_data), as .webm files hold no data "
+        "streams"
+    ]
+    folder = tmp_path / "frames"
+    assert main(["video", str(many_streams), "-o", f"{folder}/", *args]) == 0
+    assert len(list(folder.glob("*.png"))) == 10
+    assert _not_kept(caplog) == [
+        f"not kept in {folder}: {_SECOND_VIDEO}; the subtitle stream #0 (mov_text), the data stream #1 "
+        "(bin_data), the audio stream #4 (aac) and the timecode, as a PNG sequence holds only the frames"
+    ]
+
+
+def test_a_part_keeps_the_cues_inside_it_and_says_the_timecode_is_not_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clip = write_video(
+        tmp_path / "in.mp4", marked(frames=10), rate=25, extra_streams=True, timecode="01:00:00:00"
+    )
+    out = tmp_path / "part.mp4"
+    args = ["--start", "0.2", "--background", "none", "--no-progress"]
+    assert main(["video", str(clip), "-o", str(out), *args]) == 0
+    assert probe(out).frames == 5
+    # The one cue and data sample lie at 0 s, before the part: what is left is MP4's empty (no text) cue.
+    assert [payload for _, _, _, payload in side_packets(out)] == [b"\x00\x00"]
+    assert timecodes(out) == set()
+    assert _not_kept(caplog) == [
+        f"not kept in {out}: {_SECOND_VIDEO}; the timecode, as it is the whole clip's, and this part "
+        "starts at 0.2 s"
+    ]

@@ -32,6 +32,8 @@ from livebg.batch.inputs import Task
 from livebg.errors import InputError, OutputError, UsageError
 from livebg.sinks.png_sequence import is_png_sequence
 from livebg.sinks.safe_write import Partial, check_output, existing_paths, output_error
+from livebg.sinks.streams import StreamCopier, warn_left_out
+from livebg.sources.media import side_streams_of, timecode_of
 from livebg.sources.span import Span
 from livebg.transcode import Progress, Result
 
@@ -95,7 +97,7 @@ def chunk_task(task: Task, index: int) -> Task:
 
 def chunk_options(options: Mapping[str, Any], span: Span) -> dict[str, Any]:
     """:meth:`livebg.Matter.process`'s keywords for one chunk: ``span``, video only."""
-    return {**options, "span": span, "audio": False}
+    return {**options, "span": span, "audio": False, "side_streams": False}
 
 
 def check_options(options: Mapping[str, Any]) -> None:
@@ -115,13 +117,14 @@ def check(task: Task, options: Mapping[str, Any]) -> None:
 
 def join(task: Task, parts: Sequence[Task], pieces: Sequence[Piece], *, audio: bool) -> None:
     """Copy the chunks' packets (``parts``' outputs, of ``pieces``) into ``task``'s outputs, in order,
-    the main output with the input's audio packets (when ``audio``); each output appears only when
-    complete. Removes the chunks."""
+    the main output with the input's audio (when ``audio``), subtitle and data packets and timecode
+    (as :func:`livebg.transcode.process_video` keeps them); each output appears only when complete.
+    Removes the chunks."""
     offsets = [piece.offset for piece in pieces]
     try:
         for index, path in enumerate(task.outputs):
             files = [part.outputs[index] for part in parts]
-            _join_one(files, offsets, path, audio_from=task.source if audio and index == 0 else None)
+            _join_one(files, offsets, path, others_from=task.source if index == 0 else None, audio=audio)
     finally:
         shutil.rmtree(chunk_folder(task), ignore_errors=True)
 
@@ -181,9 +184,9 @@ def _frame_times(source: str) -> tuple[list[tuple[float, Fraction]], list[float]
 
 
 def _join_one(
-    pieces: Sequence[Path], offsets: Sequence[Fraction], output: Path, *, audio_from: str | None
+    pieces: Sequence[Path], offsets: Sequence[Fraction], output: Path, *, others_from: str | None, audio: bool
 ) -> None:
-    protect = existing_paths(*(str(piece) for piece in pieces), audio_from)
+    protect = existing_paths(*(str(piece) for piece in pieces), others_from)
     check_output(output, overwrite=True, protect=protect)
     partial = Partial(output, protect=protect)
     try:
@@ -192,11 +195,16 @@ def _join_one(
             first = stack.enter_context(av.open(str(pieces[0])))
             video = out.add_stream_from_template(first.streams.video[0])
             streams: list[Iterator[av.Packet]] = [_packets(pieces, offsets, video)]
-            if audio_from is not None:
-                source = stack.enter_context(av.open(audio_from))
-                mapping = {s.index: out.add_stream_from_template(s) for s in source.streams.audio}
-                if mapping:
-                    streams.append(_audio(source, mapping))
+            if others_from is not None:
+                source = stack.enter_context(av.open(others_from))
+                others = [*(source.streams.audio if audio else ()), *side_streams_of(source)]
+                timecode = timecode_of(source)
+                if timecode is not None:
+                    video.metadata["timecode"] = timecode
+                copier = StreamCopier(out, others, output)
+                warn_left_out(copier.left_out, output)
+                if others:
+                    streams.append(_others(source, others, copier))
             for packet in heapq.merge(*streams, key=_time):
                 out.mux(packet)
         partial.publish(overwrite=True)
@@ -229,11 +237,13 @@ def _packets(
                     yield packet
 
 
-def _audio(source: av.container.InputContainer, mapping: dict[int, Any]) -> Iterator[av.Packet]:
-    for packet in source.demux(*source.streams.audio):
-        if packet.dts is not None:
-            packet.stream = mapping[packet.stream.index]
-            yield packet
+def _others(
+    source: av.container.InputContainer, streams: Sequence[av.stream.Stream], copier: StreamCopier
+) -> Iterator[av.Packet]:
+    for packet in source.demux(*streams):
+        carried = copier.carry(packet) if packet.dts is not None else None
+        if carried is not None:
+            yield carried
 
 
 def _time(packet: av.Packet) -> Fraction:

@@ -14,6 +14,7 @@ from livebg.batch.manifest import Manifest, digest
 from livebg.batch.runner import BatchResult, OnTask, Processor, run_local
 from livebg.config import ModelConfig
 from livebg.errors import OutputError, UsageError
+from livebg.sinks.safe_write import make_folders, remove_empty
 
 _UNSHAPING = frozenset({"device", "offline", "batch"})
 """Options that do not change what an output holds (beyond rounding): not in the manifest's digest."""
@@ -102,21 +103,33 @@ def process_batch(
         tasks = [Task(source, folder, folder.name, tuple(extra))]
         folder = folder.parent
     _check_inputs_are_not_outputs(tasks)
-    folder.mkdir(parents=True, exist_ok=True)  # for the manifest; each task makes its outputs' folders
+    made = make_folders(folder)  # for the manifest; each task makes its outputs' folders
     shaping = {key: value for key, value in vars(config).items() if key not in _UNSHAPING}
     shaping |= {key: value for key, value in job_options.items() if key not in _UNSHAPING}
     if chunk_seconds is not None:
         shaping |= {"chunk_seconds": chunk_seconds, "warmup": warmup}
     fingerprint = digest(shaping)
     manifest = Manifest(folder)
-    if ray is not None:
-        from livebg.batch.ray_runner import run_ray
+    try:
+        if ray is not None:
+            from livebg.batch.ray_runner import run_ray
 
-        return run_ray(
+            return run_ray(
+                tasks,
+                address=ray,
+                gpus=ray_gpus,
+                workers=ray_workers,
+                processor=processor or _MatterFactory(model_options),
+                options=job_options,
+                digest=fingerprint,
+                manifest=manifest,
+                overwrite=overwrite,
+                on_task=on_task,
+                chunk_seconds=chunk_seconds,
+                warmup=warmup,
+            )
+        return run_local(
             tasks,
-            address=ray,
-            gpus=ray_gpus,
-            workers=ray_workers,
             processor=processor or _MatterFactory(model_options),
             options=job_options,
             digest=fingerprint,
@@ -126,17 +139,8 @@ def process_batch(
             chunk_seconds=chunk_seconds,
             warmup=warmup,
         )
-    return run_local(
-        tasks,
-        processor=processor or _MatterFactory(model_options),
-        options=job_options,
-        digest=fingerprint,
-        manifest=manifest,
-        overwrite=overwrite,
-        on_task=on_task,
-        chunk_seconds=chunk_seconds,
-        warmup=warmup,
-    )
+    finally:
+        remove_empty(made)  # when every input failed, nothing is left in a folder made for them
 
 
 class _MatterFactory:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from livebg.batch.inputs import Task
 from livebg.batch.manifest import Manifest, State
 from livebg.errors import Interrupted, LivebgError
+from livebg.sinks.safe_write import make_folders, remove_empty
 from livebg.transcode import Progress, Result
 
 log = logging.getLogger(__name__)
@@ -99,15 +100,21 @@ def run_task(
     progress: Progress | None = None,
 ) -> Result:
     """Make ``task``'s outputs (replacing any) with ``processor``; a clip is cut into chunks of
-    ``chunk_seconds`` when given (see :mod:`livebg.batch.chunks`)."""
-    for path in task.outputs:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    ``chunk_seconds`` when given (see :mod:`livebg.batch.chunks`). The folders made for them are removed
+    again when the task fails and leaves them empty."""
+    made = [folder for path in task.outputs for folder in make_folders(path.parent)]
     extra = {f"{kind}_output": path for kind, path in task.extra}
-    if chunk_seconds is not None and not task.is_still:
-        from livebg.batch.chunks import process_chunked
+    try:
+        if chunk_seconds is not None and not task.is_still:
+            from livebg.batch.chunks import process_chunked
 
-        return process_chunked(processor, task, options, chunk_seconds, warmup=warmup, progress=progress)
-    return processor.process(task.source, task.output, overwrite=True, progress=progress, **extra, **options)
+            return process_chunked(processor, task, options, chunk_seconds, warmup=warmup, progress=progress)
+        return processor.process(
+            task.source, task.output, overwrite=True, progress=progress, **extra, **options
+        )
+    except BaseException:
+        remove_empty(made)
+        raise
 
 
 def run_local(

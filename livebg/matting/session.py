@@ -7,11 +7,13 @@ stream of the same model takes ``fork()``: the network is loaded once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from numbers import Real
 from typing import Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from livebg.errors import UsageError
@@ -116,3 +118,30 @@ def check_ratio(ratio: float | None) -> float | None:
 def auto_downsample_ratio(height: int, width: int, target: int = 512) -> float:
     """Scale that brings the longer side near ``target`` pixels (RVM authors' advice), never above 1."""
     return min(1.0, target / max(height, width))
+
+
+MIN_SIDE = 8
+"""The fewest pixels a side may have where the network sees the frame (after downsampling): RVM's
+decoder halves it three times, and OpenVINO refuses to halve a 1-pixel side (PyTorch refuses 0)."""
+_PAD_UP_TO = 64
+"""Frames smaller than the network takes are padded up to this side at most; past it the downsample
+ratio is at fault, not the frame."""
+
+
+def matte_any_size(session: MattingSession, src: Tensor) -> Matte:
+    """``session(src)`` for ``(T, 3, H, W)`` frames of any size down to 1x1: frames too small for the
+    network at the current ratio are padded (their edge pixels repeated) and the matte cropped back.
+    A ratio that shrinks a larger frame below :data:`MIN_SIDE` is a :class:`UsageError`."""
+    height, width = src.shape[-2:]
+    ratio = session.current_ratio(height, width)
+    side = math.ceil(MIN_SIDE / ratio)
+    if height >= side and width >= side:
+        return session(src)
+    if side > _PAD_UP_TO:
+        raise UsageError(
+            f"downsample ratio {ratio:g} shrinks the {width}x{height} frames below the {MIN_SIDE} pixels a "
+            f"side the network needs; give a ratio of at least {MIN_SIDE / min(height, width):.3g}"
+        )
+    matte = session(F.pad(src, (0, max(0, side - width), 0, max(0, side - height)), mode="replicate"))
+    fgr = matte.foreground
+    return Matte(matte.alpha[..., :height, :width], None if fgr is None else fgr[..., :height, :width])

@@ -12,7 +12,9 @@
   whether named directly, through a symbolic link or as a hard link of it (same resolved path or same
   file). The only things livebg ever removes are the partials this run created, stale partials (below)
   and the frames of a PNG folder livebg wrote itself, when replacing it with ``overwrite``.
-- **Folders.** A PNG-sequence folder is always created by livebg, with a marker file
+- **Folders.** A folder livebg creates for its outputs (:func:`make_folders`) is removed again when it
+  is still empty after a failure (:func:`remove_empty`); no other folder is ever removed, save:
+  a PNG-sequence folder is always created by livebg, with a marker file
   (:data:`FRAMES_MARKER`) inside. An existing folder is replaced (with ``overwrite``) only when it holds
   the marker and livebg's frames and nothing else; any other existing folder (``.`` included) is refused,
   with or without ``overwrite``.
@@ -429,6 +431,22 @@ def _remove_frames_folder(folder: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # Stale partials and numbered files
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns the folders this call created, deepest first
+    (for :func:`remove_empty`)."""
+    missing = list(itertools.takewhile(lambda f: not f.exists(), [folder, *folder.parents]))
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty(folders: Iterable[Path]) -> None:
+    """Remove those of ``folders`` (livebg's own, from :func:`make_folders`, deepest first) that are
+    empty; one holding anything is kept."""
+    for folder in folders:
+        with contextlib.suppress(OSError):  # not empty, or gone already
+            folder.rmdir()
 
 
 def remove_stale_partials(folder: Path, *, protect: Sequence[Path | str] | Protected = ()) -> list[Path]:

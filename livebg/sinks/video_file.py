@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -17,8 +16,9 @@ import numpy as np
 
 from livebg.errors import OutputError, UsageError
 from livebg.sinks.base import SinkBase
-from livebg.sinks.encoding import EncoderOptions, muxer_name
+from livebg.sinks.encoding import EncoderOptions
 from livebg.sinks.safe_write import DISK_FULL, Partial, check_output, disk_full_error, output_error
+from livebg.sinks.streams import StreamCopier, check_audio
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,11 @@ class VideoFileSink(SinkBase):
 
     ``write(image, time=..., pts=...)`` takes ``uint8`` RGB ``(H, W, 3)`` (RGBA ``(H, W, 4)`` when
     ``alpha``); ``pts`` is in ``time_base`` units (file-to-file keeps the input's exact timestamps),
-    ``time`` in seconds (live recording). ``mux(packet)`` copies a packet of one of ``audio_streams``
-    without re-encoding. ``protect``: paths livebg reads, never written. ``expected_frames`` (when
-    known) lets a full disk be reported with the space the whole file needs.
+    ``time`` in seconds (live recording). ``mux(packet)`` copies a packet of one of ``streams`` (the
+    input's audio, subtitle and data streams; see :class:`~livebg.sinks.streams.StreamCopier`, whose
+    ``left_out`` the sink's is) and ``timecode`` (``HH:MM:SS:FF``) is the first frame's. ``protect``:
+    paths livebg reads, never written. ``expected_frames`` (when known) lets a full disk be reported
+    with the space the whole file needs.
     """
 
     def __init__(
@@ -45,7 +47,8 @@ class VideoFileSink(SinkBase):
         protect: Sequence[Path | str] = (),
         time_base: Fraction | None = None,
         options: EncoderOptions | None = None,
-        audio_streams: Sequence[av.audio.AudioStream] = (),
+        streams: Sequence[av.stream.Stream] = (),
+        timecode: str | None = None,
         expected_frames: int | None = None,
     ) -> None:
         self.path = Path(path)
@@ -56,7 +59,7 @@ class VideoFileSink(SinkBase):
         plan = (options or EncoderOptions()).plan(self.path, alpha=alpha, size=(height, width))
         for note in plan.notes:
             log.info("%s", note)
-        self._check_audio(audio_streams)
+        check_audio(streams, self.path)
         self.time_base = time_base or Fraction(1, 90000)
         self._last_pts: int | None = None
         self.frames_written = 0
@@ -70,8 +73,10 @@ class VideoFileSink(SinkBase):
             stream.time_base = self.time_base
             stream.codec_context.time_base = self.time_base
             stream.thread_type = "AUTO"
+            if timecode is not None:
+                stream.metadata["timecode"] = timecode
             self._video = stream
-            self._audio = {s.index: self._container.add_stream_from_template(s) for s in audio_streams}
+            self._copier = StreamCopier(self._container, streams, self.path)
         except OSError as exc:
             self._partial.discard()
             raise output_error(exc, self.path) from None
@@ -81,20 +86,9 @@ class VideoFileSink(SinkBase):
         except BaseException:
             self._partial.discard()
             raise
+        self.left_out = self._copier.left_out
         self._format = "rgba" if alpha else "rgb24"
         log.debug("encoding %s with %s %s %s", self.path, plan.codec, plan.pixel_format, plan.options)
-
-    def _check_audio(self, audio_streams: Sequence[av.audio.AudioStream]) -> None:
-        if not audio_streams:
-            return
-        with av.open(os.devnull, mode="w", format=muxer_name(self.path)) as probe:
-            supported = probe.supported_codecs
-        for s in audio_streams:
-            if s.codec_context.name not in supported:
-                raise UsageError(
-                    f"the input's {s.codec_context.name} audio cannot be copied into a {self.path.suffix} "
-                    "file; use .mkv or .mov (or .mp4 for AAC audio), or pass --no-audio"
-                )
 
     def write(self, image: np.ndarray, *, time: float | None = None, pts: int | None = None) -> None:
         if pts is None:
@@ -113,10 +107,12 @@ class VideoFileSink(SinkBase):
         self.frames_written += 1
 
     def mux(self, packet: av.Packet) -> None:
-        """Copy an input audio packet into the matching output stream."""
-        packet.stream = self._audio[packet.stream.index]
+        """Copy (or convert) an input packet of one of ``streams`` into its output stream."""
+        carried = self._copier.carry(packet)
+        if carried is None:
+            return
         try:
-            self._container.mux(packet)
+            self._container.mux(carried)
         except OSError as exc:
             raise self._error(exc) from None
 

@@ -66,6 +66,9 @@ class ImageFileSource:
     :class:`~livebg.sources.video_file.VideoFileSource` (no audio, frame at time 0)."""
 
     audio: tuple[Any, ...] = ()
+    others: tuple[Any, ...] = ()
+    left_out: tuple[tuple[str, str], ...] = ()
+    timecode = None
     rate = Fraction(1)
     time_base = Fraction(1)
     frame_count = 1

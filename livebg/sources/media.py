@@ -106,7 +106,11 @@ class MediaInput:
     Opening decodes the first picture, so a file that holds nothing decodable is refused here, and
     ``width``/``height`` are the upright size of the pictures :meth:`read` yields. ``label`` names the
     input in messages (``"input"``, ``"background video"``); ``remedy`` says what to give instead.
-    ``audio`` makes :meth:`read` also yield the audio packets (for copying without re-encoding).
+    ``audio`` makes :meth:`read` also yield the audio packets (for copying without re-encoding), and
+    ``side_streams`` those of the subtitle and data streams; ``others`` lists the streams whose packets
+    it yields, ``left_out`` the rest besides the video (other video streams, attachments) as ``(stream
+    in words, why)``, and ``timecode`` is the start timecode (``HH:MM:SS:FF``, kept as a tag rather than
+    a stream) when side streams are asked for and it has one.
 
     Raises :class:`InputNotFoundError` when it does not exist and :class:`InputError` when it cannot be
     read: not a video, damaged or truncated, a folder, a FIFO or a device node. When reading ends short
@@ -122,6 +126,7 @@ class MediaInput:
         label: str = "input",
         remedy: str = VIDEO_FILES,
         audio: bool = False,
+        side_streams: bool = False,
         allow_truncated: bool = False,
     ) -> None:
         self.source = str(source)
@@ -138,7 +143,7 @@ class MediaInput:
             raise self._unopenable(exc) from None
         self._closed = False
         try:
-            self._open_video(audio)
+            self._open_video(audio, side_streams)
         except BaseException:
             self.close()
             raise
@@ -177,7 +182,7 @@ class MediaInput:
             )
         return InputError(f"{self._name} is not a video ({reason}); {self.remedy}")
 
-    def _open_video(self, audio: bool) -> None:
+    def _open_video(self, audio: bool, side_streams: bool) -> None:
         container = self.container
         # FFmpeg's "tty" demuxer renders any text file as ANSI art; nobody means that as a video.
         if container.format.name == "tty":
@@ -192,6 +197,16 @@ class MediaInput:
         self.video = container.streams.video[0]
         self.video.thread_type = "AUTO"  # frame + slice threads in the decoder
         self.audio = list(container.streams.audio) if audio else []
+        side = side_streams_of(container) if side_streams else []
+        self.others = sorted([*self.audio, *side], key=lambda s: s.index)
+        self._copied = {s.index for s in self.others}
+        self.timecode = timecode_of(container) if side_streams else None
+        unread = [s for s in container.streams if s.type not in ("audio", "subtitle", "data")]
+        self.left_out = [
+            (describe(s), "livebg writes one video stream" if s.type == "video" else f"it is an {s.type}")
+            for s in unread
+            if side_streams and s is not self.video
+        ]
         self.rate = frame_rate(self.video)
         self.time_base = Fraction(self.video.time_base) if self.video.time_base else Fraction(1, 90000)
         self._start: int | None = self.video.start_time
@@ -234,7 +249,7 @@ class MediaInput:
         return self._problem
 
     def read(self) -> Iterator[Picture | av.Packet]:
-        """Once per opening: every :class:`Picture` in order, with the audio packets (when asked for) in
+        """Once per opening: every :class:`Picture` in order, with the packets of :attr:`others` in
         container order between them."""
         while self._pending:
             yield self._pending.popleft()
@@ -243,7 +258,7 @@ class MediaInput:
 
     def seek(self, seconds: float) -> None:
         """Make :meth:`read` start at the video keyframe at or before ``seconds`` (from the stream's
-        start; the picture decoded at opening is dropped); audio packets follow from the same file
+        start; the picture decoded at opening is dropped); the other packets follow from the same file
         position. Before reading only. Raises :class:`InputError` when the container cannot seek."""
         target = (self._start or 0) + int(seconds / self.time_base)
         self._items.close()
@@ -255,14 +270,15 @@ class MediaInput:
         self._items = self._decode()
 
     def pictures(self) -> Iterator[Picture]:
-        """:meth:`read` without the audio packets."""
+        """:meth:`read` without the other streams' packets."""
         for item in self.read():
             if isinstance(item, Picture):
                 yield item
 
     def _decode(self) -> Iterator[Picture | av.Packet]:
         # Audio is demuxed even when not asked for: its end tells a short video from a cut-off file.
-        packets = self.container.demux(self.video, *self.container.streams.audio)
+        side = [s for s in self.others if s.type != "audio"]
+        packets = self.container.demux(self.video, *self.container.streams.audio, *side)
         while True:
             try:
                 packet = next(packets)
@@ -271,11 +287,11 @@ class MediaInput:
             except av.error.FFmpegError as exc:  # the container cannot be read further
                 self._problem = _reason(exc)
                 break
-            if packet.stream.type == "audio":
-                if packet.pts is not None and packet.duration:
+            if packet.stream.type != "video":
+                if packet.stream.type == "audio" and packet.pts is not None and packet.duration:
                     end = (packet.pts + packet.duration) * packet.stream.time_base
                     self._end = max(self._end, float(end - (self._start or 0) * self.time_base))
-                if self.audio and packet.dts is not None:
+                if packet.dts is not None and packet.stream.index in self._copied:
                     yield packet
                 continue
             try:
@@ -341,6 +357,28 @@ class MediaInput:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def side_streams_of(container: av.container.InputContainer) -> list[av.stream.Stream]:
+    """The subtitle and data streams of ``container`` worth copying, in order: all but timecode tracks
+    (a data stream holding one number, kept as the ``timecode`` tag instead: see :func:`timecode_of`)."""
+    data = [s for s in container.streams if s.type == "data" and not _is_timecode(s)]
+    return sorted([*container.streams.subtitles, *data], key=lambda s: s.index)
+
+
+def timecode_of(container: av.container.InputContainer) -> str | None:
+    """The start timecode (``HH:MM:SS:FF``) of ``container``'s video, from its tmcd track or tag, or None."""
+    return next((s.metadata["timecode"] for s in container.streams if _is_timecode(s)), None)
+
+
+def _is_timecode(stream: av.stream.Stream) -> bool:
+    return "timecode" in stream.metadata
+
+
+def describe(stream: av.stream.Stream) -> str:
+    """A stream in words for messages, e.g. ``subtitle stream #2 (subrip)``."""
+    codec = stream.codec_context.name if stream.codec_context is not None else stream.name
+    return f"{stream.type} stream #{stream.index}" + (f" ({codec})" if codec else "")
 
 
 def _looks_like_video(path: str) -> bool:

@@ -7,7 +7,9 @@ frames keep their :attr:`~livebg.frames.Frame.time`, so a video background runs 
 clip and the part looks exactly like the same stretch of the whole clip's output). Audio
 packets overlapping the kept stretch (and the one before, which AAC's decoder needs) are copied whole
 and shifted by the same amount: MP4 and MOV files trim the audio to the exact start with an edit list,
-so it is never re-encoded; other containers start it up to one packet (about 20 ms) early.
+so it is never re-encoded; other containers start it up to one packet (about 20 ms) early. Subtitle
+and data packets are kept when they start within the stretch, shifted likewise; the timecode (the
+whole clip's first frame's) is kept only for a stretch from the clip's start.
 
 Frames between ``warmup_from`` and ``start`` come out wrapped in :class:`Warmup`: the pipeline shows them
 to the model (so that a recurrent model's state settles) and writes nothing for them. Chunks of a long
@@ -89,14 +91,20 @@ class Warmup:
 
 
 class SpanSource:
-    """The frames and audio packets of ``span`` in ``source``, with the source's interface (``width``,
-    ``height``, ``rate``, ``time_base``, ``audio``, ``frame_count``); iterate once."""
+    """The frames and other packets of ``span`` in ``source``, with the source's interface (``width``,
+    ``height``, ``rate``, ``time_base``, ``audio``, ``others``, ``left_out``, ``timecode``,
+    ``frame_count``); iterate once."""
 
     def __init__(self, source: VideoFileSource, span: Span) -> None:
         self.inner = source
         self.span = span
         self.source = source.source
-        self.audio = source.audio
+        self.audio, self.others = source.audio, source.others
+        self.left_out, self.timecode = list(source.left_out), source.timecode
+        if span.start > 0 and source.timecode is not None:
+            self.timecode = None
+            why = f"it is the whole clip's, and this part starts at {span.start:g} s"
+            self.left_out.append(("timecode", why))
         self.width, self.height = source.width, source.height
         self.rate, self.time_base = source.rate, source.time_base
 
@@ -111,7 +119,7 @@ class SpanSource:
     def __iter__(self) -> Iterator[Frame | Warmup | av.Packet]:
         span = self.span
         first = span.start if span.warmup_from is None else min(span.warmup_from, span.start)
-        margin = _AUDIO_MARGIN if self.audio else 0.0
+        margin = _AUDIO_MARGIN if self.others else 0.0
         if first - margin > 0:
             self.inner.seek(first - margin)
         video = self.inner.video
@@ -128,7 +136,11 @@ class SpanSource:
                 seconds = float(item.pts * item.time_base - origin)
                 if seconds >= end + margin:
                     break  # far enough past the end that no overlapping packet can follow
-                if seconds < end and seconds + 2 * float((item.duration or 0) * item.time_base) > lead:
+                if item.stream.type == "audio":
+                    inside = seconds + 2 * float((item.duration or 0) * item.time_base) > lead
+                else:  # a subtitle cue or data sample: kept when it starts inside
+                    inside = seconds >= lead
+                if seconds < end and inside:
                     held.append((seconds, item))
                 continue
             if item.time < first:
@@ -138,7 +150,7 @@ class SpanSource:
                 continue
             if item.time >= end or kept == span.frames:
                 end = min(end, item.time)  # --frames: the stretch ends where the next frame starts
-                if not self.audio:
+                if not self.others:
                     break
                 continue
             shift = shift or item

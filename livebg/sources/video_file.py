@@ -19,19 +19,33 @@ class VideoFileSource:
 
     Iterating yields, in container order, :class:`Frame` objects for the first video stream (turned
     upright as a player shows them) and raw ``av.Packet`` objects of every audio stream when
-    ``with_audio`` (for copying without re-encoding). File sources never drop a frame. A file that ends
-    short of what its header promised (a cut-off download) raises :class:`InputError` at the end naming
-    how many frames were readable, unless ``allow_truncated``: then one warning is logged and the
-    readable frames are all there is. ``close()`` is idempotent.
+    ``with_audio`` and every subtitle and data stream when ``with_side_streams`` (for copying without
+    re-encoding; ``others``, ``left_out`` and ``timecode`` are :class:`MediaInput`'s). File sources
+    never drop a frame. A file that ends short of what its header promised (a cut-off download) raises
+    :class:`InputError` at the end naming how many frames were readable, unless ``allow_truncated``:
+    then one warning is logged and the readable frames are all there is. ``close()`` is idempotent.
     """
 
-    def __init__(self, source: str | Path, *, with_audio: bool = True, allow_truncated: bool = False) -> None:
+    def __init__(
+        self,
+        source: str | Path,
+        *,
+        with_audio: bool = True,
+        with_side_streams: bool = False,
+        allow_truncated: bool = False,
+    ) -> None:
         self.source = str(source)
         self._media = MediaInput(
-            self.source, label="input", audio=with_audio, allow_truncated=allow_truncated
+            self.source,
+            label="input",
+            audio=with_audio,
+            side_streams=with_side_streams,
+            allow_truncated=allow_truncated,
         )
         self.video = self._media.video
         self.audio = self._media.audio
+        self.others, self.left_out = self._media.others, self._media.left_out
+        self.timecode = self._media.timecode
 
     @property
     def width(self) -> int:
@@ -67,7 +81,7 @@ class VideoFileSource:
 
     def seek(self, seconds: float) -> None:
         """Start the iteration at the video keyframe at or before ``seconds`` (the timeline of
-        :attr:`Frame.time`, from the stream's start); audio packets follow from the same file position.
+        :attr:`Frame.time`, from the stream's start); the other packets follow from the same file position.
         Before iterating only."""
         self._media.seek(seconds)
 
