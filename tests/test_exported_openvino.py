@@ -3,6 +3,7 @@ fp32 path is checked with ONNX Runtime's in test_exported_graph.py."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,23 @@ def test_openvino_bf16_runs_at_ratio_one(model, frames, export_folder) -> None:
     reference = RVMSession(model, CPU, torch.float32, 1.0)
     for src in frames[:2]:
         assert levels(bf16(src).alpha, reference(src).alpha) <= 8
+
+
+def test_compiled_models_are_cached_beside_the_graphs_and_trimmed_to_the_newest(
+    model, frames, tmp_path: Path
+) -> None:
+    pytest.importorskip("openvino")
+    from livebg.matting.exported.openvino import OpenVinoSession, compiled_cache
+
+    session = OpenVinoSession(model, RATIO, export_folder=tmp_path)
+    session(frames[0])
+    (blob,) = (tmp_path / "openvino").iterdir()  # the graph compiled for this size and ratio
+    assert blob.stat().st_size > 1_000_000
+    # Older files beyond the ones kept go, newest first kept; nothing else is touched.
+    for age, name in enumerate(("a.blob", "b.blob", "c.blob"), start=1):
+        path = tmp_path / "openvino" / name
+        path.write_bytes(b"x")
+        os.utime(path, (blob.stat().st_mtime - age, blob.stat().st_mtime - age))
+    assert compiled_cache(tmp_path, keep=2) == tmp_path / "openvino"
+    assert sorted(p.name for p in (tmp_path / "openvino").iterdir()) == sorted([blob.name, "a.blob"])
+    assert [p.name for p in tmp_path.glob("*.onnx")]  # the exported graphs stay

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import openvino as ov
 
 from livebg.errors import UsageError
-from livebg.matting.exported.export import PARTS, ExportedGraph, GraphShapes
+from livebg.matting.exported.export import PARTS, ExportedGraph, GraphShapes, exported_dir
 from livebg.matting.exported.graph import ExportedGraphSession, GraphRunner, PingPongRunner
 from livebg.models.rvm import MattingNetwork
+
+log = logging.getLogger(__name__)
+
+COMPILED_KEPT = 24
+"""Compiled models kept in OpenVINO's cache, the newest (15 MB each for 720p frames)."""
+
+
+def compiled_cache(export_folder: Path | None, keep: int = COMPILED_KEPT) -> Path:
+    """OpenVINO's cache of compiled models: ``openvino/`` in the folder of exported graphs (default
+    :func:`~.export.exported_dir`). A graph compiled before loads from it in about a third of the time
+    (720p at ratio 0.375: 0.55 s instead of 1.7 s), which shortens live start-up and every first switch
+    to a ratio. Trimmed here to the ``keep`` newest files; it holds nothing but OpenVINO's own."""
+    folder = (export_folder or exported_dir()) / "openvino"
+    if folder.is_dir():
+        blobs = sorted(folder.iterdir(), key=lambda path: path.stat().st_mtime, reverse=True)
+        for path in blobs[keep:]:
+            path.unlink(missing_ok=True)
+        if blobs[keep:]:
+            log.debug("removed %d old compiled models from %s", len(blobs) - keep, folder)
+    return folder
 
 
 class OpenVinoSession(ExportedGraphSession):
@@ -40,6 +62,7 @@ class OpenVinoSession(ExportedGraphSession):
         self.precision = precision
         self.split = precision == "bf16"  # before the graphs are shared: it decides how they are exported
         super().__init__(model, *args, **kwargs)
+        self._core.set_property({"CACHE_DIR": str(compiled_cache(self._shared.export_folder))})
 
     def _compile_one(self, path: Any, shapes: dict[str, tuple[int, ...]], precision: str) -> Any:
         """The graph at ``path`` with its inputs fixed to ``shapes`` (by name; the shapes of its outputs
