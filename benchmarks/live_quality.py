@@ -91,52 +91,49 @@ def run_live(clip: gt.Clip, weights: Path | None, extra: list[str], folder: Path
     return Delivered(mattes, times, found[-1].groupdict())
 
 
-def align(mattes: list[np.ndarray], times: list[float], clip: gt.Clip) -> tuple[list[int], int]:
+def align(
+    mattes: list[np.ndarray], times: list[float], clip: gt.Clip, latency: float
+) -> tuple[list[int], int]:
     """The source frame of each delivered matte (see the module docstring), and how many of them the
-    content moved off the pure-timing choice."""
+    content moved off the pure-timing choice. ``latency``: seconds, an upper bound of the run's
+    latency (it bounds how far a frame's source may lie from its output time)."""
     shrink = 4  # the content term on 1/4-size pictures: enough to tell neighbouring frames apart
-    small = [cv2.resize(m, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA) for m in mattes]
-    truth = [
-        cv2.resize(clip.truth(k), None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
-        for k in range(clip.length)
-    ]
+
+    def small(alpha: np.ndarray) -> np.ndarray:
+        return cv2.resize(alpha, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA).astype(
+            np.int16
+        )
+
+    truth = [small(clip.truth(k)) for k in range(clip.length)]
     lattice = np.asarray(times) * clip.fps
-    # How far the latency may wander from the first frame's, in frames; and what a jump of one frame
-    # in latency costs: the typical distance between consecutive true alphas.
-    span = range(-3, 7)
-    jump = float(
-        np.median([np.abs(truth[k].astype(np.int16) - truth[k + 1]).mean() for k in range(len(truth) - 1)])
-    )
-    costs: list[dict[int, float]] = []
-    back: list[dict[int, int]] = []
+    # A jump of one frame in latency between two outputs costs the typical distance between
+    # consecutive true alphas: content decides only where timing cannot.
+    jump = float(np.median([np.abs(truth[k] - truth[k + 1]).mean() for k in range(clip.length - 1)]))
+    reach = int(np.ceil(latency * clip.fps)) + 3
+    candidates, costs, links = [], [], []
     for j, x in enumerate(lattice):
-        here: dict[int, float] = {}
-        links: dict[int, int] = {}
-        for k in (round(x) + d for d in span):
-            if not 0 <= k < clip.length:
-                continue
-            content = float(np.abs(small[j].astype(np.int16) - truth[k]).mean())
-            if j == 0:
-                here[k] = content
-                continue
-            best = None
-            for previous, cost in costs[-1].items():
-                if previous >= k:
-                    continue
-                total = cost + jump * abs((x - k) - (lattice[j - 1] - previous))
-                if best is None or total < best[0]:
-                    best = (total, previous)
-            if best is not None:
-                here[k], links[k] = best[0] + content, best[1]
-        costs.append(here)
-        back.append(links)
-    k = min(costs[-1], key=costs[-1].get)
-    path = [k]
-    for links in reversed(back[1:]):
-        k = links[k]
-        path.append(k)
+        ks = np.arange(max(0, round(x) - reach), min(clip.length, round(x) + reach + 1))
+        picture = small(mattes[j])
+        content = np.array([np.abs(picture - truth[k]).mean() for k in ks])
+        if j == 0:
+            cost, link = content, np.zeros(len(ks), int)
+        else:
+            before, x0 = candidates[-1], lattice[j - 1]
+            # total[a, b]: coming from before[a] to ks[b]; a source frame never repeats or goes back.
+            total = costs[-1][:, None] + jump * np.abs((x - ks)[None, :] - (x0 - before)[:, None])
+            total[before[:, None] >= ks[None, :]] = np.inf
+            link = total.argmin(axis=0)
+            cost = total[link, np.arange(len(ks))] + content
+        candidates.append(ks)
+        costs.append(cost)
+        links.append(link)
+    index = int(np.argmin(costs[-1]))
+    path = []
+    for j in range(len(lattice) - 1, -1, -1):
+        path.append(int(candidates[j][index]))
+        index = int(links[j][index])
     path.reverse()
-    # Pure timing: the first frame's source, then the lattice with the median latency.
+    # Pure timing: the lattice shifted by the median latency.
     offset = float(np.median(np.asarray(path) - lattice))
     moved = sum(k != round(x + offset) for k, x in zip(path, lattice, strict=True))
     return path, moved
@@ -189,7 +186,8 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for clip in clips:
             delivered = run_live(clip, weights, extra, folder)
-            sources, moved = align(delivered.mattes, delivered.times, clip)
+            worst = max(float(delivered.summary[q]) for q in ("p50", "p95")) / 1000
+            sources, moved = align(delivered.mattes, delivered.times, clip, latency=1.5 * worst)
             offline = list(gt.clip_alphas(reference, clip))
             live, ref = gt.Scores(), gt.Scores()
             for matte, k in zip(delivered.mattes, sources, strict=True):
@@ -210,8 +208,8 @@ def main() -> None:
                     int(s["frames"]),
                     int(s["dropped"]),
                     float(s["fps"]),
-                    s["p50"],
-                    s["p95"],
+                    float(s["p50"]),
+                    float(s["p95"]),
                     s["ratios"] or "-",
                     m["MAD"],
                     m["Grad"],

@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument(
         "--clips", default=",".join(gt.CLIPS), help=f"comma-separated of {', '.join(gt.CLIPS)}"
     )
-    parser.add_argument("--frames", type=int, default=60, help="frames of each clip (default: 60, 2 s)")
+    parser.add_argument("--frames", type=int, default=90, help="frames of each clip (default: 90, 3 s)")
     parser.add_argument("--ratios", default="0.125,0.1875,0.25,0.375,0.5")
     parser.add_argument(
         "--backends",
@@ -85,7 +85,7 @@ def main() -> None:
                     still_scores.extend(gt.score_still(step, still))
                 m, s = scores.means(), still_scores.means()
                 clip_metrics = [m["MAD"], m["MSE"], m["Grad"], m["dtSSD"]]
-                rows.append([backend, precision, ratio, *clip_metrics, s["MAD"], s["Grad"], model_ms])
+                rows.append([backend, precision, f"{ratio:g}", *clip_metrics, s["MAD"], s["Grad"], model_ms])
                 print(f"  {backend} {precision} {ratio:g}: {time.perf_counter() - began:.0f} s", flush=True)
     print()
     print(gt.format_table(header, rows))
