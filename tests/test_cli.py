@@ -41,6 +41,15 @@ def test_output_types_are_the_compositors() -> None:
         assert Compositor(parse_background("green"), output=output).output == output
 
 
+def test_video_and_webcam_offer_every_output_type() -> None:
+    parser = build_parser()
+    for output in OUTPUT_TYPES:
+        video = ["video", "in.mp4", "-o", "out.mp4", "--output-type", output]
+        assert parser.parse_args(video).output_type == output
+        assert parser.parse_args(["webcam", "--output-type", output]).output_type == output
+    assert parser.parse_args(["webcam"]).output_type == "composite"
+
+
 @pytest.mark.parametrize("command", [[], ["video"], ["webcam"], ["bench"], ["models"], ["cameras"]])
 def test_help_imports_no_torch(command: list[str]) -> None:
     code = (

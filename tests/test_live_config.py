@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from livebg.errors import OutputError
+from livebg.errors import OutputError, UsageError
 from livebg.live.config import LiveConfig, check_live_config
 from livebg.sources.camera import CaptureSettings
 
@@ -23,6 +23,12 @@ def test_a_record_folder_and_a_missing_snapshot_folder_are_refused(tmp_path: Pat
     with pytest.raises(OutputError, match=r"^snapshot folder .*missing does not exist"):
         check_live_config(LiveConfig(snapshot_dir=tmp_path / "missing"))
     check_live_config(LiveConfig(record=tmp_path / "live.mp4", snapshot_dir=tmp_path))
+
+
+def test_an_unknown_output_type_is_refused() -> None:
+    refusal = r"^unknown output type 'matte'; use one of composite, alpha, foreground$"
+    with pytest.raises(UsageError, match=refusal):
+        check_live_config(LiveConfig(output_type="matte"))
 
 
 def test_the_camera_file_is_never_the_recording(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 import livebg.live.loop
+from livebg.errors import UsageError
 from livebg.live import LiveConfig, run_live
 from livebg.live.outputs import Outputs
 from livebg.live.ratio import RatioController
@@ -136,8 +137,12 @@ def test_target_fps_lowers_the_downsample_ratio(tmp_path: Path) -> None:
         return everything_is_person(src)
 
     session.alpha = slow_at_high_ratio
-    run_live(live_config(clip, virtual_camera=False, target_fps=20), session=session)
+    stats = run_live(live_config(clip, virtual_camera=False, target_fps=20), session=session)
     assert session.downsample_ratio is not None and session.downsample_ratio <= 0.75
+    # Every network call is counted at the ratio it ran at, starting from the session's own.
+    ratios = list(stats.ratios)
+    assert ratios[0] == 1.0 and ratios[-1] == session.downsample_ratio
+    assert sum(stats.ratios.values()) == session.calls
 
 
 def test_by_default_live_mode_holds_the_cameras_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,6 +302,30 @@ def test_record_writes_the_live_result(tmp_path: Path) -> None:
     times = np.array([float(t) for t in found.times])
     assert times[0] == 0 and np.all(np.diff(times) > 0)
     assert np.diff(times) == pytest.approx(np.diff(stats.frame_times), abs=2 / 90000)
+
+
+def test_alpha_output_records_and_sends_the_matte_not_the_composite(tmp_path: Path, vcam: SentFrames) -> None:
+    clip = write_video(tmp_path / "square.mp4", [moving_square(i) for i in range(24)], crf=8)
+    out = tmp_path / "live.mp4"
+    stats = run_live(
+        live_config(clip, record=out, output_type="alpha"), session=FakeSession(red_is_person)
+    )
+    recorded = read_frames(out)
+    assert len(recorded) == stats.recorded == stats.frames >= 12
+    sent = [f for f in vcam.frames if f.any()]  # before the first frame the camera shows black
+    assert sent
+    for picture in recorded + sent:
+        # The red square's matte in white on black: neither the blue background nor the clip's colours.
+        assert count(picture, (255, 255, 255)) >= 0.8 * 32 * 32
+        assert count(picture, (0, 0, 0)) >= 0.8 * (160 * 120 - 32 * 32)
+        assert count(picture, (0, 0, 255), tolerance=100) == count(picture, (0, 255, 0), tolerance=100) == 0
+
+
+def test_alpha_output_without_the_model_is_refused(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0))] * 3, crf=8)
+    config = live_config(clip, virtual_camera=False, background="none", output_type="alpha")
+    with pytest.raises(UsageError, match=r"^--output-type alpha needs the model, but --background none"):
+        run_live(config, session=FakeSession(everything_is_person))
 
 
 def test_a_clip_used_as_the_camera_starts_once_the_model_is_ready(

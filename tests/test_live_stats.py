@@ -55,3 +55,16 @@ def test_cpu_use_over_the_latest_second_and_the_run() -> None:
     assert stats.recent_cores == pytest.approx(1.2)
     assert stats.cpu_cores == pytest.approx(1.2)
     assert stats.summary().endswith(", cpu 1.20 cores of a budget of 1.5")
+
+
+def test_the_summary_counts_the_frames_matted_at_each_ratio() -> None:
+    stats = LiveStats(captured=12, seconds=2.0, cpu_seconds=1.0)
+    for i in range(10):
+        stats.add_frame(captured_at=i / 5, output_at=i / 5 + 0.05, ratio=0.375 if i < 3 else 0.25)
+    assert stats.ratios == {0.375: 3, 0.25: 7}
+    assert stats.summary() == (
+        "live: 10 frames in 2.0 s (5.0 fps), 2 dropped at capture, latency p50 50 ms, p95 50 ms, "
+        "cpu 0.50 cores, ratio 0.375 x3, 0.25 x7"
+    )
+    stats.ratios.clear()  # the network never ran (a background that needs none)
+    assert stats.summary().endswith("p95 50 ms, cpu 0.50 cores")

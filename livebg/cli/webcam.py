@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from livebg.cli.options import add_model_arguments, model_config, target_fps_type
+from livebg.config import OUTPUT_TYPES
 
 log = logging.getLogger("livebg")
 
@@ -92,6 +93,13 @@ def add_webcam_parser(sub: argparse._SubParsersAction) -> None:
         help="frame rate of the virtual camera (default: the camera's)",
     )
     out.add_argument(
+        "--output-type",
+        default="composite",
+        choices=OUTPUT_TYPES,
+        help="what every output gets: the composite, the matte as grey (alpha: key with it, e.g. in OBS) "
+        "or the person's colours (foreground) (default: composite)",
+    )
+    out.add_argument(
         "--record", type=Path, metavar="OUTPUT", help="also record the result to this video file"
     )
     out.add_argument("--overwrite", action="store_true", help="replace the --record file if it exists")
@@ -160,6 +168,7 @@ def _run_webcam(args: argparse.Namespace) -> int:
         cpu_budget=budget,
         matte_every=args.matte_every,
         duration=args.duration,
+        output_type=args.output_type,
     )
     livebg.live.check_live_config(config)  # before torch is imported: refusals come at once
     livebg.live.run_live(config)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from livebg.config import CaptureSettings, ModelConfig
+from livebg.config import OUTPUT_TYPES, CaptureSettings, ModelConfig
 from livebg.errors import UsageError
 from livebg.live.budget import check_cpu_budget
 from livebg.sinks.recorder import check_recording_path
@@ -29,7 +29,9 @@ class LiveConfig:
     also holds the camera's rate without a ``target_fps``, and ``model.threads`` should match it
     (:func:`livebg.live.budget.inference_threads`). ``matte_every``: run the network on every
     ``matte_every``-th frame and composite the frames between with its latest matte (``None``: every
-    frame unless the rate needs fewer). ``duration``: stop after this many seconds
+    frame unless the rate needs fewer). ``output_type``: what every output gets: ``composite``,
+    ``alpha`` (the matte as grey RGB, for keying in OBS) or ``foreground`` (the person's colours).
+    ``duration``: stop after this many seconds
     (``None``: until quit). ``reconnect_backoff``: first and longest delay in seconds between attempts
     to reopen a lost camera.
     """
@@ -51,6 +53,7 @@ class LiveConfig:
     target_fps: float | Literal["camera"] | None = None
     cpu_budget: float | None = None
     matte_every: int | None = None
+    output_type: str = "composite"
     duration: float | None = None
     reconnect_backoff: tuple[float, float] = (0.25, 5.0)
 
@@ -70,11 +73,13 @@ def check_live_config(config: LiveConfig) -> None:
     """Refuse, in one sentence each, what can be refused before the camera opens and the model loads:
     a ``record`` path that is a folder, exists (without ``overwrite``), is the camera file or lies in
     a missing folder, a ``snapshot_dir`` that is not an existing folder, a ``cpu_budget`` not above 0
-    or beyond the machine, and a ``matte_every`` below 1."""
+    or beyond the machine, a ``matte_every`` below 1, and an unknown ``output_type``."""
     check_cpu_budget(config.cpu_budget)
     every = config.matte_every
     if every is not None and not (isinstance(every, int) and every >= 1):
         raise UsageError(f"matte_every {every!r} is not accepted; give a whole number from 1 (every frame)")
+    if config.output_type not in OUTPUT_TYPES:
+        raise UsageError(f"unknown output type {config.output_type!r}; use one of {', '.join(OUTPUT_TYPES)}")
     if config.record is not None:
         check_recording_path(config.record, overwrite=config.overwrite, protect=config.read_paths)
     check_snapshot_folder(config.snapshot_dir)

@@ -26,8 +26,8 @@ def hud_lines(
     """The HUD for a live picture of ``size`` = ``(height, width)``: processed frames per second, the
     last latency and the cores the process uses (of its budget, if it has one), the model with its
     device, runtime and current ratio (once loaded) and how often it runs (on every ``every``-th
-    frame), the median time of each stage in milliseconds, and the background with what is paused or
-    shown."""
+    frame), the median time of each stage in milliseconds, and the background with the output type
+    (unless composite) and what is paused or shown."""
     latency = 1000 * stats.latencies[-1] if stats.latencies else math.nan
     line = f"{stats.recent_fps:4.1f} fps  latency {_ms(latency)}"
     cores = stats.recent_cores
@@ -43,6 +43,8 @@ def hud_lines(
     stages = _STAGE_LABELS.items()
     lines.append("  ".join(f"{label} {_ms(step.timer.median_ms(stage))}" for stage, label in stages))
     state = [step.compositor.background.name]
+    if step.compositor.output != "composite":
+        state.append(f"{step.compositor.output} output")
     if paused:
         state.append("paused")
     if show_matte:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from livebg.backgrounds import Background, parse_background
+from livebg.backgrounds import parse_background
 from livebg.compositing import Compositor
 from livebg.config import ModelConfig
 from livebg.errors import UsageError
@@ -64,7 +64,7 @@ def run_live(
     check_live_config(config)
     stats = LiveStats(cpu_budget=config.cpu_budget)
     source = source or CameraSource.from_settings(config.capture, backoff=config.reconnect_backoff)
-    compositor = Compositor(_live_background(config.background))
+    compositor = _live_compositor(config)
     step = FrameStep(session, compositor, timer=StageTimer(session.device if session else None))
     with contextlib.ExitStack() as stack:
         stack.callback(uninterrupted(compositor.close))
@@ -173,6 +173,9 @@ class _Loop:
             self.held, self.held_stream = item.matte, stream
         picture = step.render(item)
         seconds = time.perf_counter() - taken
+        ratio = None
+        if matted and item.matte is not None and session is not None:
+            ratio = session.current_ratio(*frame.size)  # the one this frame was matted at
         view = alpha_picture(item) if show_matte else None
         now = time.perf_counter()
         with step.timer.stage("output"):
@@ -183,7 +186,7 @@ class _Loop:
         if not self.stats.frames:
             self.stats.startup["first frame"] = now - self.started
             log.info("%s", self.stats.startup_summary())
-        self.stats.add_frame(frame.captured_at, now, cpu_time)
+        self.stats.add_frame(frame.captured_at, now, cpu_time, ratio)
 
     def _hud(self) -> list[str]:
         controls = self.controls
@@ -199,15 +202,22 @@ def _hold(session: MattingSession, frame: Frame, matte: Matte) -> Matted:
     return Matted(frame, to_tensor(frame.rgb, session.device, session.dtype), Matte(matte.alpha))
 
 
-def _live_background(spec: str) -> Background:
-    background = parse_background(spec)
+def _live_compositor(config: LiveConfig) -> Compositor:
+    """The compositor for ``config``'s background and output type; refuses what has no meaning live."""
+    background = parse_background(config.background)
     if background.transparent:
         background.close()
         raise UsageError(
             "--background transparent has no meaning live: windows and cameras have no alpha channel; "
             "use a colour, an image, a video, a bundled name or blur"
         )
-    return background
+    if not background.needs_matte and config.output_type != "composite":
+        background.close()
+        raise UsageError(
+            f"--output-type {config.output_type} needs the model, but --background none skips it; "
+            "leave --background out (it is not shown in that output)"
+        )
+    return Compositor(background, output=config.output_type)
 
 
 def _load_session(step: FrameStep, model: ModelConfig) -> None:
