@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,17 @@ def test_the_configs_threads_reach_the_runtime_and_pytorch(rvm_checkpoint: Path,
         assert torch.get_num_threads() == 1  # compositing runs in PyTorch whatever runs the network
     finally:
         torch.set_num_threads(before)
+
+
+def test_an_rvm_session_loads_without_torchvision(rvm_checkpoint: Path) -> None:
+    # torchvision's models import torch._dynamo: seconds of start-up that RVM does not need.
+    code = (
+        "import sys\n"
+        "from livebg.config import ModelConfig\n"
+        "from livebg.matting.factory import create_session\n"
+        f"create_session(ModelConfig(weights={str(rvm_checkpoint)!r}, backend='torch', device='cpu'))\n"
+        "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

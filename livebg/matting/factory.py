@@ -14,7 +14,6 @@ from livebg.errors import UsageError, WeightsError
 from livebg.matting import registry
 from livebg.matting.backend import Runtime, resolve
 from livebg.matting.rvm_session import RVMSession
-from livebg.matting.segmentation import create_segmentation_session
 from livebg.matting.session import MattingSession
 from livebg.models.rvm import MattingNetwork, Refiner, detect_refiner, detect_variant
 
@@ -68,6 +67,9 @@ def create_session(config: ModelConfig) -> MattingSession:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     if spec.kind == "segmentation":
+        # Imported here: torchvision's models import torch._dynamo, seconds that RVM does not need.
+        from livebg.matting.segmentation import create_segmentation_session
+
         return create_segmentation_session(config, device, runtime.dtype)
     checkpoint = weights.resolve_weights(config.name, config.weights, offline=config.offline)
     model = load_rvm(config.name, checkpoint, config.refiner)

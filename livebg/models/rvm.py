@@ -19,74 +19,13 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torchvision.models.mobilenetv3 import InvertedResidualConfig, MobileNetV3
-from torchvision.models.resnet import Bottleneck, ResNet
 
+from livebg.models.backbones import MobileNetV3LargeEncoder, ResNet50Encoder
 from livebg.models.filters import box_filter
 
 Variant = Literal["mobilenetv3", "resnet50"]
 Refiner = Literal["deep_guided_filter", "fast_guided_filter"]
 State = tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None]
-
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class MobileNetV3LargeEncoder(MobileNetV3):
-    """MobileNetV3-Large with the last stage dilated (output stride 16) and no classifier."""
-
-    def __init__(self) -> None:
-        cfg = InvertedResidualConfig
-        super().__init__(
-            inverted_residual_setting=[
-                cfg(16, 3, 16, 16, False, "RE", 1, 1, 1),
-                cfg(16, 3, 64, 24, False, "RE", 2, 1, 1),
-                cfg(24, 3, 72, 24, False, "RE", 1, 1, 1),
-                cfg(24, 5, 72, 40, True, "RE", 2, 1, 1),
-                cfg(40, 5, 120, 40, True, "RE", 1, 1, 1),
-                cfg(40, 5, 120, 40, True, "RE", 1, 1, 1),
-                cfg(40, 3, 240, 80, False, "HS", 2, 1, 1),
-                cfg(80, 3, 200, 80, False, "HS", 1, 1, 1),
-                cfg(80, 3, 184, 80, False, "HS", 1, 1, 1),
-                cfg(80, 3, 184, 80, False, "HS", 1, 1, 1),
-                cfg(80, 3, 480, 112, True, "HS", 1, 1, 1),
-                cfg(112, 3, 672, 112, True, "HS", 1, 1, 1),
-                cfg(112, 5, 672, 160, True, "HS", 2, 2, 1),
-                cfg(160, 5, 960, 160, True, "HS", 1, 2, 1),
-                cfg(160, 5, 960, 160, True, "HS", 1, 2, 1),
-            ],
-            last_channel=1280,
-        )
-        del self.avgpool
-        del self.classifier
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, x: Tensor) -> list[Tensor]:  # type: ignore[override]
-        x = (x - self.mean) / self.std
-        feats = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in (1, 3, 6, 16):  # strides 2, 4, 8 and 16
-                feats.append(x)
-        return feats
-
-
-class ResNet50Encoder(ResNet):
-    """ResNet-50 with a dilated last stage (output stride 16) and no classifier."""
-
-    def __init__(self) -> None:
-        super().__init__(Bottleneck, [3, 4, 6, 3], replace_stride_with_dilation=[False, False, True])
-        del self.avgpool
-        del self.fc
-
-    def forward(self, x: Tensor) -> list[Tensor]:  # type: ignore[override]
-        f1 = self.relu(self.bn1(self.conv1(x)))
-        f2 = self.layer1(self.maxpool(f1))
-        f3 = self.layer2(f2)
-        f4 = self.layer4(self.layer3(f3))
-        return [f1, f2, f3, f4]
-
 
 class LRASPP(nn.Module):
     """Lite R-ASPP: a 1x1 projection gated by a global-pooling branch."""
