@@ -72,3 +72,18 @@ def test_a_usage_error_names_the_choices() -> None:
     with pytest.raises(SystemExit) as caught:
         build_parser().parse_args(["video", "in.mp4", "--model", "u2net"])
     assert caught.value.code == 2
+
+
+def test_models_download_prepares_the_graph_for_the_first_live_start(
+    rvm_checkpoint, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("openvino")
+    from livebg.cli.info import _prepare_graph
+
+    monkeypatch.setenv("LIVEBG_CACHE_DIR", str(tmp_path))
+    _prepare_graph("rvm-mobilenetv3", rvm_checkpoint)
+    assert capsys.readouterr().out == (
+        "rvm-mobilenetv3: graph exported and compiled for 1280x720 frames (openvino)\n"
+    )
+    exported = tmp_path / "exported"
+    assert list(exported.glob("*.onnx")) and list((exported / "openvino").iterdir())

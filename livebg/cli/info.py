@@ -47,9 +47,10 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:
         "models",
         help="list models and download their weights ahead of time",
         description="List the models that --model accepts, whether their weights are in the cache, their "
-        "licence and what they are for. With --download, fetch weights now (e.g. before going offline). "
-        "The cache folder is $LIVEBG_CACHE_DIR or the user cache folder; $LIVEBG_WEIGHTS_URL names a "
-        "mirror to download from.",
+        "licence and what they are for. With --download, fetch weights now (e.g. before going offline) and, "
+        "where an exported runtime runs RVM, export and compile its graph for 1280x720 frames, so the first "
+        "live start needs neither. The cache folder is $LIVEBG_CACHE_DIR or the user cache folder; "
+        "$LIVEBG_WEIGHTS_URL names a mirror to download from.",
     )
     p.add_argument(
         "--download",
@@ -74,8 +75,27 @@ def _run_models(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown model {unknown[0]!r}; --download accepts all, {', '.join(names)}")
     for name in wanted:
         path = weights.resolve_weights(name, progress=not args.no_progress)
-        print(f"{name}: {path}")
+        print(f"{name}: {path}", flush=True)
+        if registry.get(name).kind == "rvm":
+            _prepare_graph(name, path)
     return 0
+
+
+def _prepare_graph(name: str, path: Path) -> None:
+    """Export and compile ``name``'s graph for 720p frames at the automatic ratio where ``--backend
+    auto`` picks an exported runtime (kept in the cache: the first start then skips both)."""
+    from livebg.config import ModelConfig
+    from livebg.errors import LivebgError
+    from livebg.matting.factory import create_session
+
+    try:
+        session = create_session(ModelConfig(name=name, weights=path))
+    except LivebgError as exc:  # the download itself succeeded; the first start will say it again
+        log.warning("%s: graph not prepared: %s", name, exc)
+        return
+    if session.backend in ("openvino", "onnxruntime"):
+        session.prepare(720, 1280)
+        print(f"{name}: graph exported and compiled for 1280x720 frames ({session.backend})")
 
 
 # ---------------------------------------------------------------------------------------------------
