@@ -67,7 +67,10 @@ def check_recording(path: Path, expected_frames: int | None) -> list[str]:
             if previous_pts is not None and frame.pts <= previous_pts:
                 problems.append(f"frame {frames}: timestamp {frame.pts} after {previous_pts}")
             previous_pts = frame.pts
-            rgb = frame.to_ndarray(format="rgb24")
+            # A quarter of the size is plenty to tell a person from the background, and 16x faster.
+            rgb = frame.to_ndarray(
+                format="rgb24", width=max(1, frame.width // 4), height=max(1, frame.height // 4)
+            )
             share = float((np.abs(rgb.astype(int) - GREEN).max(axis=-1) < 40).mean())
             shares.append(share)
             if not 0.05 < share < 0.95:
