@@ -50,3 +50,11 @@ def test_bench_cli_prints_a_table(rvm_checkpoint: Path, capsys: pytest.CaptureFi
     assert lines[1].split()[:4] == ["backend", "ratio", "decode", "model"]
     assert lines[3].startswith("torch") and "ms" in lines[3]
     assert main([*args, "--size", "big"]) == 2
+    for size in ("0x0", "101x51"):
+        assert main([*args, "--size", size]) == 2, size
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal
+        main([*args, "--frames", "0"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "livebg: error: --size 0x0 is not accepted; give even sides of 2 or more" in err
+    assert "--frames: 0 is not a positive number" in err and "Traceback" not in err

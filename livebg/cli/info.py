@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from livebg.cli.options import add_model_arguments, model_config
+from livebg.cli.options import add_model_arguments, model_config, positive_int
 from livebg.errors import UsageError
 from livebg.matting import registry
 
@@ -110,7 +110,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         "frames per second, and capture-to-output latency, for each inference backend.",
     )
     p.add_argument("clip", nargs="?", type=Path, help="video to take frames from (default: synthetic frames)")
-    p.add_argument("--frames", type=int, default=30, help="frames to measure (default: 30)")
+    p.add_argument("--frames", type=positive_int, default=30, help="frames to measure (default: 30)")
     p.add_argument("--size", default="1280x720", help="synthetic frame size WIDTHxHEIGHT (default: 1280x720)")
     p.add_argument(
         "--backends", default="torch,onnxruntime,openvino", help="comma-separated backends to measure"
@@ -128,6 +128,9 @@ def _run_bench(args: argparse.Namespace) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise UsageError(f"--size {args.size!r} is not WIDTHxHEIGHT; write e.g. 1280x720") from None
+    if min(width, height) < 2 or width % 2 or height % 2:
+        # The synthetic frames are encoded as a 4:2:0 H.264 clip, whose sides are even.
+        raise UsageError(f"--size {args.size} is not accepted; give even sides of 2 or more, e.g. 1280x720")
     config = BenchConfig(
         clip=args.clip,
         frames=args.frames,
