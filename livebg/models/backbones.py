@@ -47,6 +47,19 @@ def _conv_bn(
     return nn.Sequential(*layers)
 
 
+def _init_weights(module: nn.Module) -> None:
+    """The initialisation the papers' reference code uses (He-normal convolutions, unit batch norms):
+    checkpoints replace it, but an untrained network (tests) then gives a matte that is not flat."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def _multiple_of_8(channels: int) -> int:
     """The nearest multiple of 8, rounded up where rounding would lose more than 10%."""
     rounded = max(8, (channels + 4) // 8 * 8)
@@ -143,6 +156,7 @@ class MobileNetV3LargeEncoder(nn.Module):
         )
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        _init_weights(self)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         x = (x - self.mean) / self.std
@@ -202,6 +216,7 @@ class ResNet50Encoder(nn.Module):
         self.layer2 = _stage(256, 128, 4, 2, 1, 1)
         self.layer3 = _stage(512, 256, 6, 2, 1, 1)
         self.layer4 = _stage(1024, 512, 3, 1, 2, 1)
+        _init_weights(self)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         f1 = self.relu(self.bn1(self.conv1(x)))
