@@ -29,8 +29,18 @@ def network(request) -> MattingNetwork:
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.2, 0.2)
             module.running_var.uniform_(0.5, 1.5)
-    with torch.no_grad():  # spread the outputs over [0, 1] rather than near one value
-        model.project_mat.conv.weight.mul_(10)
+    # Spread the outputs over [0, 1] rather than near one value (or all clamped to one end): scale and
+    # centre the projection's outputs, measured on a random frame, to mean 0.5 and spread 0.3.
+    seen: list[torch.Tensor] = []
+    hook = model.project_mat.register_forward_hook(lambda module, args, out: seen.append(out))
+    with torch.inference_mode():
+        model(torch.rand(1, 3, 144, 256), (None,) * 4, 0.5)
+    hook.remove()
+    mean, std = seen[0].mean(dim=(0, 2, 3)), seen[0].std(dim=(0, 2, 3))
+    with torch.no_grad():
+        conv = model.project_mat.conv
+        conv.weight.mul_((0.3 / std).view(-1, 1, 1, 1))
+        conv.bias.copy_((conv.bias - mean) * 0.3 / std + 0.5)
     return model
 
 
