@@ -7,7 +7,7 @@ import argparse
 import logging
 import os
 
-from livebg.cli.options import add_model_arguments, model_options, positive_int
+from livebg.cli.options import add_model_arguments, model_options, positive_float, positive_int
 
 log = logging.getLogger("livebg")
 
@@ -16,15 +16,6 @@ log = logging.getLogger("livebg")
 
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> None:
-    def positive(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text} is not positive")
-        return value
-
     def port(text: str) -> int:
         if not text.isdigit() or int(text) > 65535:
             raise argparse.ArgumentTypeError(f"{text!r} is not a port; give 0 (any free one) to 65535")
@@ -60,25 +51,25 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     limits = p.add_argument_group("limits")
     limits.add_argument(
-        "--max-upload", type=positive, default=256, metavar="MB", help="largest upload (default: 256)"
+        "--max-upload", type=positive_float, default=256, metavar="MB", help="largest upload (default: 256)"
     )
     limits.add_argument(
         "--time-limit",
-        type=positive,
+        type=positive_float,
         default=15,
         metavar="MINUTES",
         help="longest a job may run (default: 15)",
     )
     limits.add_argument(
         "--keep-results",
-        type=positive,
+        type=positive_float,
         default=60,
         metavar="MINUTES",
         help="how long finished results stay downloadable (default: 60)",
     )
     limits.add_argument(
         "--disk-limit",
-        type=positive,
+        type=positive_float,
         default=2048,
         metavar="MB",
         help="uploads and results together (default: 2048)",

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from livebg.cli.options import add_model_arguments, model_config, target_fps_type
+from livebg.cli.options import (
+    add_model_arguments,
+    model_config,
+    positive_float,
+    positive_int,
+    target_fps_type,
+)
 from livebg.config import OUTPUT_TYPES
 
 log = logging.getLogger("livebg")
@@ -22,19 +26,6 @@ def add_webcam_parser(sub: argparse._SubParsersAction) -> None:
     from livebg.sinks.virtual_camera import LINUX_DRIVER_COMMAND
     from livebg.sinks.window import hotkeys_help
 
-    def positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
-        def parse(text: str) -> Any:
-            try:
-                value = kind(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-            if not value > 0:
-                raise argparse.ArgumentTypeError(f"{text} is not positive")
-            return value
-
-        return parse
-
-    positive_int, positive_float = positive(int), positive(float)
     p = sub.add_parser(
         "webcam",
         help="live: camera to preview window and/or virtual camera",
