@@ -110,35 +110,22 @@ def process_batch(
         shaping |= {"chunk_seconds": chunk_seconds, "warmup": warmup}
     fingerprint = digest(shaping)
     manifest = Manifest(folder)
+    run: dict[str, Any] = {
+        "processor": processor or _MatterFactory(model_options),
+        "options": job_options,
+        "digest": fingerprint,
+        "manifest": manifest,
+        "overwrite": overwrite,
+        "on_task": on_task,
+        "chunk_seconds": chunk_seconds,
+        "warmup": warmup,
+    }
     try:
         if ray is not None:
             from livebg.batch.ray_runner import run_ray
 
-            return run_ray(
-                tasks,
-                address=ray,
-                gpus=ray_gpus,
-                workers=ray_workers,
-                processor=processor or _MatterFactory(model_options),
-                options=job_options,
-                digest=fingerprint,
-                manifest=manifest,
-                overwrite=overwrite,
-                on_task=on_task,
-                chunk_seconds=chunk_seconds,
-                warmup=warmup,
-            )
-        return run_local(
-            tasks,
-            processor=processor or _MatterFactory(model_options),
-            options=job_options,
-            digest=fingerprint,
-            manifest=manifest,
-            overwrite=overwrite,
-            on_task=on_task,
-            chunk_seconds=chunk_seconds,
-            warmup=warmup,
-        )
+            return run_ray(tasks, address=ray, gpus=ray_gpus, workers=ray_workers, **run)
+        return run_local(tasks, **run)
     finally:
         remove_empty(made)  # when every input failed, nothing is left in a folder made for them
 
