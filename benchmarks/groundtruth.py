@@ -23,6 +23,7 @@ averaged over frames, dtSSD over consecutive pairs.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 from collections.abc import Iterable, Iterator
@@ -392,6 +393,16 @@ def score_still(step: FrameStep, still: Still) -> Scores:
 def alpha_step(model: ModelConfig) -> FrameStep:
     """A frame step with a session for ``model`` whose output is the matte."""
     return FrameStep(create_session(model), Compositor(parse_background("green"), output="alpha"))
+
+
+def argument_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options both ground-truth benchmarks take: ``--weights`` and ``--clips``."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--weights", type=Path, default=SHARED / "models" / "rvm_mobilenetv3_tfjs.pth")
+    parser.add_argument("--clips", default=",".join(CLIPS), help=f"comma-separated of {', '.join(CLIPS)}")
+    return parser
 
 
 def format_table(header: list[str], rows: list[list[object]]) -> str:

@@ -29,7 +29,6 @@ MAD relative to it (the issue's target: within +15%). Units as in ``groundtruth.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
@@ -140,13 +139,7 @@ def align(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--weights", type=Path, default=gt.SHARED / "models" / "rvm_mobilenetv3_tfjs.pth")
-    parser.add_argument(
-        "--clips", default=",".join(gt.CLIPS), help=f"comma-separated of {', '.join(gt.CLIPS)}"
-    )
+    parser = gt.argument_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=gt.SECONDS, help="length of each clip played")
     parser.add_argument(
         "--extra-args", default="", help="more livebg webcam arguments, quoted, e.g. '--precision bf16'"

@@ -13,10 +13,8 @@ CPU cannot run (bf16 without bf16 instructions), is listed as skipped with the r
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
-from pathlib import Path
 
 import groundtruth as gt
 
@@ -27,13 +25,7 @@ from livebg.matting.backend import runtime_available
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--weights", type=Path, default=gt.SHARED / "models" / "rvm_mobilenetv3_tfjs.pth")
-    parser.add_argument(
-        "--clips", default=",".join(gt.CLIPS), help=f"comma-separated of {', '.join(gt.CLIPS)}"
-    )
+    parser = gt.argument_parser(__doc__)
     parser.add_argument("--frames", type=int, default=90, help="frames of each clip (default: 90, 3 s)")
     parser.add_argument("--ratios", default="0.125,0.1875,0.25,0.375,0.5")
     parser.add_argument(
