@@ -97,3 +97,12 @@ def test_two_inputs_claiming_one_output_or_bad_formats_are_refused(tmp_path: Pat
     with pytest.raises(UsageError, match="--suffix 'a/b' holds a path separator"):
         plan(items, tmp_path / "out", suffix="a/b")
     assert plan(items, tmp_path / "out")[0].key == PurePosixPath("a.jpg").as_posix()
+
+
+def test_an_output_named_like_a_file_is_refused_unless_it_is_a_folder(tmp_path: Path) -> None:
+    items = expand([_tree(tmp_path, "x/a.jpg", "x/b.mp4") / "x"])
+    with pytest.raises(UsageError, match=r"-o .*out.mp4 is named like a file, but a batch of 2 inputs"):
+        plan(items, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+    (tmp_path / "out.mp4").mkdir()  # a folder the user named so is still a folder
+    assert [t.outputs[0].name for t in plan(items, tmp_path / "out.mp4")] == ["a.jpg", "b.mp4"]

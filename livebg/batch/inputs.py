@@ -105,7 +105,13 @@ def plan(
     else a MOV when ``transparent`` (ProRes 4444 with alpha; a WebM stays WebM), else keeps its MP4,
     MOV, MKV or WebM container (others become MP4). The extra outputs (a matte, a foreground) are PNG
     for stills and the clip's container. Raises :class:`UsageError` when two inputs would write the
-    same output."""
+    same output, and when ``output`` is not a folder yet but is named like a file (``-o out.mp4``)."""
+    if not output.is_dir() and _is_media(output):
+        raise UsageError(
+            f"-o {output} is named like a file, but a batch of {len(items)} input"
+            f"{'s' if len(items) != 1 else ''} is written into a folder; "
+            "give a folder name, e.g. -o results/"
+        )
     if video_format is not None and video_format.lstrip(".").lower() not in VIDEO_FORMATS:
         raise UsageError(f"--format {video_format}: use one of {', '.join(VIDEO_FORMATS)}")
     if image_format is not None and image_format.lstrip(".").lower() not in IMAGE_FORMATS:
