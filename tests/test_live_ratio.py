@@ -1,4 +1,4 @@
-"""Holding a live frame rate: the ratio controller driven by synthetic timings (cost grows with the ratio
+"""Holding the mattes' pace: the ratio controller driven by synthetic timings (cost grows with the ratio
 squared), the control that applies it to a session, and the thread that compiles the ladder ahead."""
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
+import livebg.live.ratio
 from livebg.errors import UsageError
 from livebg.live.ratio import (
     GraphPreparer,
     RatioControl,
     RatioController,
-    Rung,
     floor_ratio,
-    rungs,
     target_rate,
 )
 
@@ -54,16 +53,16 @@ def test_steps_down_until_the_frame_budget_is_met_and_stays_there() -> None:
     used, changes = simulate(controller, cost_model(10, 350), 600)
     assert controller.ratio == 0.2109
     assert changes == 2
-    # The first step waits for a full median window (9 frames); the next also skips 3 settle frames.
+    # The first step waits for a full median window (9 samples); the next also skips 2 settle samples.
     assert used.index(0.2812) == 9
-    assert used.index(0.2109) == 9 + 3 + 9
-    assert used[21:] == [0.2109] * (600 - 21)
+    assert used.index(0.2109) == 9 + 2 + 9
+    assert used[20:] == [0.2109] * (600 - 20)
 
 
 def test_returns_the_new_ratio_only_when_it_changes() -> None:
-    controller = RatioController(30, 0.375, window=1, settle_frames=0)
+    controller = RatioController(30, 0.375, window=1, settle_samples=0)
     assert controller.update(0.010) is None  # fast, and already at the top
-    assert controller.update(0.050) == Rung(0.2812, 1)
+    assert controller.update(0.050) == 0.2812
     assert controller.ratio == 0.2812
 
 
@@ -74,8 +73,8 @@ def test_steps_back_up_when_the_load_goes_away() -> None:
     used, changes = simulate(controller, cost_model(5, 100), 400)  # the load is gone: 19 ms at 0.375
     assert controller.ratio == 0.375
     assert changes == 2
-    # Raising needs hold_frames (30) frames of headroom after a full window: no hasty climb.
-    assert used[:40] == [0.2109] * 40
+    # Raising needs hold_samples (12) of headroom once the window's median shows it: no hasty climb.
+    assert used[:16] == [0.2109] * 16
 
 
 def test_does_not_raise_without_clear_headroom() -> None:
@@ -88,7 +87,7 @@ def test_does_not_raise_without_clear_headroom() -> None:
 
 
 def test_a_rung_that_is_just_too_slow_is_retried_ever_less_often() -> None:
-    controller = RatioController(30, 0.375)
+    controller = RatioController(30, 0.375, hold_samples=30, backoff_samples=150, max_backoff_samples=1800)
     # 36 ms at 0.375 (just over the 33 ms budget); 20 ms at 0.2812 (well below 0.7 x budget).
     used, changes = simulate(controller, cost_model(0, 256), 6000)
     too_slow_frames = used.count(0.375)
@@ -108,7 +107,7 @@ def test_a_single_slow_frame_changes_nothing() -> None:
 
 
 def test_frames_right_after_a_change_are_not_counted() -> None:
-    controller = RatioController(30, 0.375, window=3, settle_frames=2)
+    controller = RatioController(30, 0.375, window=3, settle_samples=2)
     for _ in range(3):
         controller.update(0.050)
     assert controller.ratio == 0.2812
@@ -132,10 +131,10 @@ def test_stays_at_the_minimum_when_even_that_is_too_slow() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "word"),
     [
-        ({"target_fps": 0, "max_ratio": 0.5}, "frame rate 0"),
-        ({"target_fps": 30, "max_ratio": 1.5}, "ratio 1.5"),
-        ({"target_fps": 30, "max_ratio": 0.5, "step": 1.0}, "step 1.0"),
-        ({"target_fps": 30, "max_ratio": 0.5, "min_ratio": 0}, "minimum ratio 0"),
+        ({"target_rate": 0, "max_ratio": 0.5}, "target rate 0"),
+        ({"target_rate": 30, "max_ratio": 1.5}, "ratio 1.5"),
+        ({"target_rate": 30, "max_ratio": 0.5, "step": 1.0}, "step 1.0"),
+        ({"target_rate": 30, "max_ratio": 0.5, "min_ratio": 0}, "minimum ratio 0"),
     ],
 )
 def test_rejects_values_outside_their_range(kwargs: dict, word: str) -> None:
@@ -177,18 +176,18 @@ def test_the_control_sets_the_ratio_on_the_session_and_prepares_the_rest_of_the_
     session = FakeSession(everything_is_person)
     session.set_downsample_ratio(0.5)
     with RatioControl(30) as control:  # 480x640: the ladder runs down to 0.25 (160 px)
-        for _ in range(9):  # one window of frames at twice the budget
-            control.update(session, (480, 640), 2 / 30)
+        control.update(session, (480, 640), 2 / 30)
         assert control.controller is not None and control.preparer is not None
-        ladder = control.controller.ratios
-        assert ladder[0] == 0.5 and session.downsample_ratio in ladder[1:]
-        preparer = control.preparer
+        ladder, preparer = control.controller.ratios, control.preparer
         deadline = time.monotonic() + 30
-        while len(preparer.prepared) < len(ladder) - 1 and time.monotonic() < deadline:
+        while not preparer.done and time.monotonic() < deadline:
             time.sleep(0.01)
-    # Every other rung was compiled, for this frame size, in order.
-    assert session.prepared == [(480, 640, r) for r in ladder[1:]]
-    assert preparer.prepared == list(ladder[1:])
+        # Every other rung was compiled, for this frame size, in order.
+        assert session.prepared == [(480, 640, r) for r in ladder[1:]]
+        assert preparer.prepared == list(ladder[1:])
+        for _ in range(9):  # one window of mattes at twice the interval
+            control.update(session, (480, 640), 2 / 30)
+        assert ladder[0] == 0.5 and session.downsample_ratio in ladder[1:]
 
 
 def test_without_a_target_the_ratio_stays_and_nothing_is_prepared() -> None:
@@ -257,98 +256,37 @@ def test_the_control_derives_its_ladder_from_the_frame_size() -> None:
             assert control.controller.ratios[0] == 0.375 and control.controller.ratios[-1] == floor
 
 
-def test_below_the_floor_the_matte_runs_on_fewer_frames_rather_than_smaller() -> None:
-    assert rungs((0.25, 0.125)) == (
-        Rung(0.25, 1),
-        Rung(0.125, 1),
-        Rung(0.125, 2),
-        Rung(0.125, 3),
-        Rung(0.125, 4),
-    )
-    assert rungs((0.25, 0.125), max_every=2) == (Rung(0.25, 1), Rung(0.125, 1), Rung(0.125, 2))
-    # A fixed choice (an experiment: every 2nd frame at each ratio).
-    assert rungs((0.25, 0.125), every=2) == (Rung(0.25, 2), Rung(0.125, 2))
+def test_the_control_waits_for_the_ladder_to_compile_before_it_judges_the_times() -> None:
+    session = BlockingSession()
+    session.set_downsample_ratio(0.5)
+    with RatioControl(6) as control:  # six mattes a second: 167 ms each
+        for _ in range(20):  # far too slow: compiles take the same cores
+            control.update(session, (480, 640), 1.0)
+        assert session.downsample_ratio == 0.5
+        session.release.set()
+        assert control.preparer is not None
+        control.preparer.close()
+        for _ in range(9):  # still too slow once it is done
+            control.update(session, (480, 640), 1.0)
+    assert session.downsample_ratio is not None and session.downsample_ratio < 0.5
 
 
-def rung_cost(fixed_ms: float, per_ratio_squared_ms: float) -> Callable[[Rung], float]:
-    """Seconds per frame at a rung: the fixed part every frame, the network's part once per matte."""
-    return lambda rung: (fixed_ms + per_ratio_squared_ms * rung.ratio**2 / rung.every) / 1000
-
-
-def simulate_rungs(controller: RatioController, cost: Callable[[Rung], float], samples: int) -> list[Rung]:
-    used = []
-    for _ in range(samples):
-        used.append(controller.rung)
-        controller.update(cost(controller.rung))
-    return used
-
-
-def changes(used: list[Rung]) -> list[Rung]:
-    return [rung for i, rung in enumerate(used) if i == 0 or used[i - 1] != rung]
-
-
-def test_when_the_floor_is_too_slow_the_matte_runs_on_every_2nd_frame_and_stays() -> None:
-    controller = RatioController(30, 0.25, min_ratio=0.125, step=0.5, max_every=4)
-    # 49 ms at the floor on every frame; 27 ms a frame with the network on every 2nd (fits, but not
-    # below 0.7 x budget): straight there from 180 ms at 0.25, and no further.
-    used = simulate_rungs(controller, rung_cost(5, 2800), 3000)
-    assert changes(used) == [Rung(0.25, 1), Rung(0.125, 2)]
-    assert controller.every == 2 and controller.ratio == 0.125
-
-
-def test_the_matte_runs_on_every_frame_again_when_the_load_goes_away() -> None:
-    controller = RatioController(30, 0.25, min_ratio=0.125, step=0.5, max_every=4)
-    simulate_rungs(controller, rung_cost(5, 4000), 300)  # a busy machine
-    assert controller.rung == Rung(0.125, 3)
-    used = simulate_rungs(controller, rung_cost(2, 200), 400)
-    assert changes(used) == [Rung(0.125, 3), Rung(0.125, 2), Rung(0.125, 1), Rung(0.25, 1)]
-
-
-def test_a_fixed_matte_rate_keeps_it_at_every_ratio() -> None:
-    controller = RatioController(30, 0.25, min_ratio=0.125, step=0.5, every=3, max_every=4)
-    used = simulate_rungs(controller, rung_cost(5, 8000), 300)  # too slow even at the floor
-    assert changes(used) == [Rung(0.25, 3), Rung(0.125, 3)]
-
-
-def recording(update: Callable, fed: list) -> Callable:
-    """``update``, recording its arguments in ``fed``."""
-
-    def record(seconds: float, cpu_seconds: float | None = None) -> Rung | None:
-        fed.append((seconds, cpu_seconds))
-        return update(seconds, cpu_seconds)
-
-    return record
-
-
-def test_the_control_mattes_every_kth_frame_and_feeds_one_sample_per_matte() -> None:
-    session = FakeSession(everything_is_person)
-    fed: list[tuple[float, float | None]] = []
-    with RatioControl(30, every=3) as control:
-        due = []
-        for i in range(9):
-            due.append(control.due())
-            seconds = 0.030 if due[-1] else 0.006  # the network's frame, then two composites
-            control.update(session, (360, 640), seconds, matted=due[-1], cpu_time=0.02 * (i + 1))
-            if i == 0:  # the first frame started the controller: record what it is fed from now on
-                assert control.controller is not None
-                control.controller.update = recording(control.controller.update, fed)  # type: ignore[method-assign]
-    assert due == [True, False, False] * 3
-    # The mean over the three frames one matte serves; CPU seconds per frame once a cycle has begun.
-    assert [round(seconds, 4) for seconds, _ in fed] == [0.014, 0.014, 0.014]
-    assert fed[0][1] is None and fed[1][1] == pytest.approx(0.02) and fed[2][1] == pytest.approx(0.02)
-
-
-def test_a_cpu_budget_lowers_the_ratio_though_the_frame_rate_holds() -> None:
+def test_a_cpu_budget_lowers_the_ratio_though_the_pace_holds(monkeypatch: pytest.MonkeyPatch) -> None:
     session = FakeSession(everything_is_person)
     session.set_downsample_ratio(0.375)
+    clock = [0.0]
+    monkeypatch.setattr(livebg.live.ratio.time, "perf_counter", lambda: clock[0])
     with RatioControl(30, cpu_budget=1.0) as control:
         cpu = 0.0
         for _ in range(100):
             ratio = session.current_ratio(720, 1280)
-            # 10 ms a frame in time (two cores at work), but 8 + 400 x ratio^2 ms of CPU: 64 ms at
-            # 0.375, beyond one core's 33 ms a frame at 30 fps.
+            # 10 ms a matte in time (two cores at work), but 8 + 400 x ratio^2 ms of CPU in each 33 ms
+            # interval: 64 ms at 0.375, beyond one core's 33 ms.
+            clock[0] += 1 / 30
             cpu += (8 + 400 * ratio * ratio) / 1000
             control.update(session, (720, 1280), 0.010, cpu_time=cpu)
+            if control.preparer is not None:
+                control.preparer.close()
         assert control.controller is not None
     assert session.downsample_ratio is not None and session.downsample_ratio < 0.375
     assert (8 + 400 * session.downsample_ratio**2) / 1000 <= 1.0 / 30

@@ -104,23 +104,25 @@ def add_webcam_parser(sub: argparse._SubParsersAction) -> None:
         "--target-fps",
         default="camera",
         type=target_fps_type,
-        help="hold this frame rate by lowering the model's input size when it falls behind (and raising "
-        "it again when there is room): a number, 'camera' (its own rate; the default unless "
-        "--downsample-ratio is given) or 'off'",
+        help="the frame rate the model's pace is measured in: a new matte every --matte-every frames of it, "
+        "held by lowering the model's input size when the model falls behind (and raising it again when "
+        "there is room). A number, 'camera' (its own rate, at most 30; the default unless "
+        "--downsample-ratio is given) or 'off' (the input size stays). The picture itself always keeps "
+        "the camera's rate",
     )
     p.add_argument(
         "--cpu-budget",
         metavar="CORES",
-        help="leave the rest of the CPU to other programs (a video call): hold the frame rate within this "
-        "many cores (1, 1.5) or this share of the machine (50%%), by the model's input size and by "
-        "running the model on fewer frames",
+        help="leave the rest of the CPU to other programs (a video call): stay within this many cores "
+        "(1, 1.5) or this share of the machine (50%%), by lowering the model's input size",
     )
     p.add_argument(
         "--matte-every",
         type=positive_int,
         metavar="N",
-        help="run the model on every N-th frame only and show the frames between with its latest matte "
-        "(default: every frame, fewer only where the smallest input size cannot hold the rate)",
+        help="start a new matte at most every N-th frame (default 5): every frame is shown at once, cut "
+        "out with the newest matte, and the model gets the largest input size this pace allows "
+        "(measured against ground truth, size matters more than a matte's age of a few frames)",
     )
     p.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this many seconds")
     add_model_arguments(p)

@@ -23,13 +23,13 @@ class LiveConfig:
     ``mirror_output`` flips what the virtual camera and the recording get. ``virtual_camera_fps``:
     ``None`` uses the camera's frame rate. ``record``: also write the result to this file (kept when
     live mode stops by quitting, Ctrl-C, ``duration`` or the end of a camera file; not on an error).
-    ``target_fps``: lower the downsample ratio automatically to hold this rate (``"camera"``: the
-    camera's own frame rate; ``None``: keep the ratio) no lower than a floor in pixels, and then run the
-    network on fewer frames. ``cpu_budget``: cores live mode may take (``None``: all it needs); it
-    also holds the camera's rate without a ``target_fps``, and ``model.threads`` should match it
-    (:func:`livebg.live.budget.inference_threads`). ``matte_every``: run the network on every
-    ``matte_every``-th frame and composite the frames between with its latest matte (``None``: every
-    frame unless the rate needs fewer). ``output_type``: what every output gets: ``composite``,
+    ``target_fps``: the frame rate the network's pace is counted in (``"camera"``: the camera's own,
+    at most 30; ``None``: keep the ratio): a new matte at most every ``matte_every``-th frame of it
+    (``None``: :data:`livebg.live.loop.MATTE_EVERY`), held by lowering the downsample ratio no lower
+    than a floor in pixels; every camera frame is shown with the newest matte. ``cpu_budget``: cores
+    live mode may take (``None``: all it needs); it also adapts the ratio without a ``target_fps``,
+    and ``model.threads`` should match it (:func:`livebg.live.budget.inference_threads`).
+    ``output_type``: what every output gets: ``composite``,
     ``alpha`` (the matte as grey RGB, for keying in OBS) or ``foreground`` (the person's colours).
     ``duration``: stop after this many seconds
     (``None``: until quit). ``reconnect_backoff``: first and longest delay in seconds between attempts

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-from livebg.live.ratio import describe_every
 from livebg.live.stats import LiveStats
 from livebg.step import FrameStep
 
@@ -21,13 +20,12 @@ def hud_lines(
     *,
     paused: bool,
     show_matte: bool,
-    every: int = 1,
 ) -> list[str]:
     """The HUD for a live picture of ``size`` = ``(height, width)``: processed frames per second, the
     last latency and the cores the process uses (of its budget, if it has one), the model with its
-    device, runtime and current ratio (once loaded) and how often it runs (on every ``every``-th
-    frame), the median time of each stage in milliseconds, and the background with the output type
-    (unless composite) and what is paused or shown."""
+    device, runtime and current ratio (once loaded) and the new mattes per second, the median time of
+    each stage in milliseconds, and the background with the output type (unless composite) and what is
+    paused or shown."""
     latency = 1000 * stats.latencies[-1] if stats.latencies else math.nan
     line = f"{stats.recent_fps:4.1f} fps  latency {_ms(latency)}"
     cores = stats.recent_cores
@@ -38,8 +36,10 @@ def hud_lines(
     session = step.session
     if session is not None:
         ratio = session.current_ratio(*size)
-        line = f"{session.name} on {session.device} ({session.backend})  ratio {ratio:.3g}"
-        lines.append(line if every == 1 else f"{line}, {describe_every(every)}")
+        lines.append(
+            f"{session.name} on {session.device} ({session.backend})  ratio {ratio:.3g}, "
+            f"{stats.recent_matte_rate:.1f} mattes/s"
+        )
     stages = _STAGE_LABELS.items()
     lines.append("  ".join(f"{label} {_ms(step.timer.median_ms(stage))}" for stage, label in stages))
     state = [step.compositor.background.name]

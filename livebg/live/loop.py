@@ -1,15 +1,15 @@
-"""The live loop: take the newest camera frame, run the frame step, hand the picture to the outputs, poll
-the hotkeys (pyvirtualcam's webcam_filter: read, process, send).
+"""The live loop: take the newest camera frame, cut it out with the newest matte, hand the picture to the
+outputs, poll the hotkeys (pyvirtualcam's webcam_filter: read, process, send).
 
 Threads, each with one owner: the capture thread keeps only the newest frame (frames nobody takes in
 time are dropped there, never queued); this loop runs in the calling thread (OpenCV windows must live
-there) and composites each frame with its own matte (no ghost of the old background on motion), or,
-where the rate control runs the network on every k-th frame only, the frames between with the latest
-matte over their own pixels; the
-virtual camera's sender sends at a steady rate, repeating the last picture when processing falls
-behind; the recorder encodes; the preparer compiles the other ratios. Every one is stopped and joined
-on every way out. Latency runs from capture (``Frame.captured_at``) to the moment the picture is handed
-to the outputs.
+there) and composites every frame it takes with its own pixels and the newest matte; the matte worker
+(:class:`~livebg.live.worker.MatteWorker`) runs the network on the newest frame, paced at every
+``matte_every``-th camera frame (:data:`MATTE_EVERY` by default) at the largest input size that keeps
+that pace; the virtual camera's sender sends at a steady rate, repeating the last picture when
+processing falls behind; the recorder encodes; the preparer compiles the other ratios. Every one is
+stopped and joined on every way out. Latency runs from capture (``Frame.captured_at``) to the moment the
+picture is handed to the outputs; the recording is stamped with the capture times.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 from livebg.backgrounds import parse_background
@@ -33,6 +32,7 @@ from livebg.live.outputs import Outputs
 from livebg.live.ratio import RatioControl, target_rate
 from livebg.live.shutdown import uninterrupted
 from livebg.live.stats import LiveStats
+from livebg.live.worker import Held, MatteWorker
 from livebg.matting.factory import create_session
 from livebg.matting.session import Matte, MattingSession
 from livebg.sources.camera import CameraSource
@@ -40,6 +40,11 @@ from livebg.step import FrameStep, Matted, StageTimer, alpha_picture
 from livebg.tensors import to_tensor
 
 log = logging.getLogger(__name__)
+
+MATTE_EVERY = 5
+"""By default a new matte starts at most every 5th camera frame (6 a second at 30 fps): measured against
+ground truth (``benchmarks/live_quality.py``), the larger input size that pace affords outweighs the
+age of the matte."""
 
 
 def run_live(
@@ -75,10 +80,11 @@ def run_live(
             stats.capture_size, stats.capture_fps = (info.height, info.width), info.fps
             # A CPU budget is a share of each frame: it needs a rate, the camera's unless one is given.
             target = config.target_fps or ("camera" if config.cpu_budget is not None else None)
+            rate = target_rate(target, info.fps)
+            every = config.matte_every or MATTE_EVERY
+            interval = every / (rate or min(info.fps or 30.0, 30.0))
             ratio = stack.enter_context(
-                RatioControl(
-                    target_rate(target, info.fps), every=config.matte_every, cpu_budget=config.cpu_budget
-                )
+                RatioControl(None if rate is None else 1 / interval, cpu_budget=config.cpu_budget)
             )
             with stats.startup_phase("outputs"):
                 outputs = Outputs(config, info)  # before the model: a missing driver is said at once
@@ -102,8 +108,9 @@ def run_live(
                 snapshot_dir=config.snapshot_dir,
             )
             stats.snapshots = controls.snapshots
+            worker = stack.enter_context(MatteWorker(step, ratio, interval))
             source.start()
-            loop = _Loop(config, source, step, outputs, controls, ratio, stats, size=stats.capture_size)
+            loop = _Loop(config, source, step, outputs, controls, worker, stats, size=stats.capture_size)
             loop.run(stop or threading.Event())
         except KeyboardInterrupt:
             log.info("stopped (Ctrl-C)")
@@ -119,12 +126,11 @@ class _Loop:
     step: FrameStep
     outputs: Outputs
     controls: Controls
-    ratio: RatioControl
+    worker: MatteWorker
     stats: LiveStats
     size: tuple[int, int] = (0, 0)  # of the latest frame, for the HUD
     started: float = 0.0  # perf_counter() when capturing started
-    held: Matte | None = None  # the latest matte the network made, for the frames between
-    held_stream: Hashable = None  # the stream it belongs to
+    used: Held | None = None  # the matte the last frame was cut out with
 
     def run(self, stop: threading.Event) -> None:
         source, outputs, controls = self.source, self.outputs, self.controls
@@ -164,42 +170,42 @@ class _Loop:
         if step.session is None and (show_matte or step.needs_matte):
             _load_session(step, self.config.model)  # first needed by a hotkey
         stream = (epoch, frame.size)  # a new connection or frame size starts the session's state afresh
-        held, session = self.held, step.session
-        reuse = stream == self.held_stream and (show_matte or step.needs_matte) and not self.ratio.due()
-        if reuse and held is not None and session is not None:
-            item, matted = _hold(session, frame, held), False
+        session, ratio = step.session, None
+        if session is not None and (show_matte or step.needs_matte):
+            self.worker.submit(frame, stream)
+            # The first frame of a stream waits for its own matte; later ones take the newest there is.
+            held = self.worker.latest(stream) or self.worker.wait(stream)
+            if held is None:  # the worker stopped: live mode is ending
+                return
+            item = held.item if held.item.frame is frame else _hold(session, frame, held.item)
+            if held is not self.used:
+                ratio, self.used = held.ratio, held  # count each matte once, with the first frame it serves
         else:
-            item, matted = step.matte([frame], stream=stream, force=show_matte)[0], True
-            self.held, self.held_stream = item.matte, stream
+            item = Matted(frame)
         picture = step.render(item)
-        seconds = time.perf_counter() - taken
-        ratio = None
-        if matted and item.matte is not None and session is not None:
-            ratio = session.current_ratio(*frame.size)  # the one this frame was matted at
         view = alpha_picture(item) if show_matte else None
         now = time.perf_counter()
         with step.timer.stage("output"):
-            self.outputs.send(picture, at=now, view=view, hud=self._hud())
-        cpu_time = time.process_time()
-        if item.matte is not None and step.session is not None:
-            self.ratio.update(step.session, frame.size, seconds, matted=matted, cpu_time=cpu_time)
+            self.outputs.send(picture, at=frame.captured_at, view=view, hud=self._hud())
         if not self.stats.frames:
             self.stats.startup["first frame"] = now - self.started
             log.info("%s", self.stats.startup_summary())
-        self.stats.add_frame(frame.captured_at, now, cpu_time, ratio)
+        self.stats.add_frame(frame.captured_at, now, time.process_time(), ratio)
 
     def _hud(self) -> list[str]:
         controls = self.controls
         if self.outputs.window is None or not controls.hud:
             return []
-        paused, matte, every = controls.paused, controls.show_matte, self.ratio.every
-        return hud_lines(self.stats, self.step, self.size, paused=paused, show_matte=matte, every=every)
+        paused, matte = controls.paused, controls.show_matte
+        return hud_lines(self.stats, self.step, self.size, paused=paused, show_matte=matte)
 
 
-def _hold(session: MattingSession, frame: Frame, matte: Matte) -> Matted:
-    """``frame`` with the alpha of an earlier frame's ``matte`` over its own pixels (not the earlier
+def _hold(session: MattingSession, frame: Frame, earlier: Matted) -> Matted:
+    """``frame`` with the alpha of an ``earlier`` frame's matte over its own pixels (not the earlier
     frame's foreground, which would show where the person was)."""
-    return Matted(frame, to_tensor(frame.rgb, session.device, session.dtype), Matte(matte.alpha))
+    if earlier.matte is None:
+        return Matted(frame)
+    return Matted(frame, to_tensor(frame.rgb, session.device, session.dtype), Matte(earlier.matte.alpha))
 
 
 def _live_compositor(config: LiveConfig) -> Compositor:

@@ -1,16 +1,15 @@
-"""Holding a live frame rate by changing the scale at which the network sees the frame, and how often
-it runs.
+"""Choosing the scale at which the network sees live frames, so that its mattes keep their pace.
 
-The matting network's cost grows with the square of the downsample ratio, so live mode steps the ratio
-down a ladder when frames take longer than the target rate allows (or, with a CPU budget, take more CPU
-than it allows) and back up when there is clear headroom. The ladder ends at a floor in pixels, not in
-ratio (:func:`floor_ratio`): below it the matte collapses. Where even the floor cannot hold the rate,
-the network runs on every second, third, ... frame and the frames between are composited with the last
-matte (:func:`rungs`: the policy, one small function). :class:`RatioController` is the pure decision
-logic, fed measured times; :class:`RatioControl` applies its decisions to the session, says which
-frames to matte and, through :class:`GraphPreparer`, compiles the ladder's other ratios in a thread of
-its own so a later step does not stall the picture. That thread stops between two ratios when live
-mode ends: quitting waits at most for the one compile in progress, never for the rest of the ladder.
+Live mode shows every camera frame with the newest matte (:mod:`livebg.live.worker`); the network
+starts a new one at a steady pace. Its cost grows with the square of the downsample ratio, so the
+ratio steps down a ladder when mattes take longer than the pace allows (or, with a CPU budget, the
+process takes more CPU than it allows) and back up when there is clear headroom. The ladder ends at a
+floor in pixels, not in ratio (:func:`floor_ratio`): below it the matte collapses, so where even the
+floor is too slow the mattes come less often instead. :class:`RatioController` is the pure decision
+logic, fed measured times; :class:`RatioControl` applies its decisions to the session and, through
+:class:`GraphPreparer`, compiles the ladder's other ratios in a thread of its own so a later step does
+not wait for a compile. That thread stops between two ratios when live mode ends: quitting waits at
+most for the one compile in progress, never for the rest of the ladder.
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ import logging
 import math
 import statistics
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal
 
 from livebg.errors import UsageError
 from livebg.live.budget import frame_load
@@ -40,34 +39,10 @@ x1e3 by the network input's longer side, mean over the six (worst still): 480 px
 (11), 240 px 7.8 (12), 192 px 9.2 (13), 160 px 12 (21), 128 px 51 (221), 112 px 91 (444), 80 px 167
 (479). So the floor is ratio 0.25 for 360x640, 0.125 for 720p and 0.0833 for 1080p."""
 
-MAX_EVERY = 4
-"""The most frames one matte serves when even the floor cannot hold the rate (every 4th: 7.5 mattes a
-second at 30 fps)."""
-
-
-class Rung(NamedTuple):
-    """One setting of the ladder: the network sees frames at ``ratio`` and runs on every ``every``-th
-    frame (1: every frame); the frames between take the last matte."""
-
-    ratio: float
-    every: int = 1
-
-
 def floor_ratio(height: int, width: int) -> float:
     """The lowest ratio for a ``height`` x ``width`` frame: the one that brings its longer side to
     :data:`MIN_INPUT_SIDE` pixels (1 for frames that small or smaller), rounded to 4 decimals."""
     return round(min(1.0, MIN_INPUT_SIDE / max(height, width)), 4)
-
-
-def rungs(ratios: Sequence[float], every: int | None = None, max_every: int = MAX_EVERY) -> tuple[Rung, ...]:
-    """The ladder of settings, dearest first: each of ``ratios`` on every frame, then the last (the
-    floor) on every 2nd, 3rd, ... up to every ``max_every``-th frame: a lower frame rate of the matte
-    rather than a coarser matte. ``every``: the network runs on every ``every``-th frame at each
-    ratio (a fixed choice, for experiments: every frame at a smaller ratio against every k-th at a
-    larger one)."""
-    if every is not None:
-        return tuple(Rung(ratio, every) for ratio in ratios)
-    return (*(Rung(ratio) for ratio in ratios), *(Rung(ratios[-1], k) for k in range(2, max_every + 1)))
 
 
 def target_rate(target: float | Literal["camera"] | None, camera_fps: float | None) -> float | None:
@@ -79,85 +54,52 @@ def target_rate(target: float | Literal["camera"] | None, camera_fps: float | No
 
 
 class RatioControl:
-    """Holds ``target_fps`` (``None``: off, the ratio stays) for one live stream, within ``cpu_budget``
-    cores if given, and says which frames to matte.
+    """Holds ``target_rate`` mattes a second (``None``: off, the ratio stays) for one live stream, within
+    ``cpu_budget`` cores if given.
 
-    The loop asks :meth:`due` before each frame: ``True`` means run the network, ``False`` means
-    composite the frame with the last matte. ``every`` fixes how often the network runs (every
-    ``every``-th frame; ``None``: every frame, or less often where the ratio's floor cannot hold the
-    rate). :meth:`update` takes the time of each frame (matted or held, composite included) and the
-    process's CPU clock after it. The first one starts a :class:`RatioController` whose ladder runs
-    from the ratio the session uses for that frame size down to :func:`floor_ratio` for it, and a
-    :class:`GraphPreparer` for the ladder's other ratios; a new frame size starts them afresh. A change
-    the controller decides is applied with ``session.set_downsample_ratio``, and the next frame is
-    matted. Use it as a context manager: leaving it stops the preparer (see :meth:`close`).
+    :meth:`update` takes the time of each matte and the process's CPU clock after it. The first one
+    starts a :class:`RatioController` whose ladder runs from the ratio the session uses for that frame
+    size down to :func:`floor_ratio` for it, and a :class:`GraphPreparer` for the ladder's other
+    ratios; a new frame size starts them afresh. While the preparer compiles, the times are not
+    counted (the compiles take the same cores). A change the controller decides is applied with
+    ``session.set_downsample_ratio``. Use it as a context manager: leaving it stops the preparer (see
+    :meth:`close`).
     """
 
-    def __init__(
-        self, target_fps: float | None, *, every: int | None = None, cpu_budget: float | None = None
-    ) -> None:
-        self.target_fps = target_fps
+    def __init__(self, target_rate: float | None, *, cpu_budget: float | None = None) -> None:
+        self.target_rate = target_rate
         self.cpu_budget = cpu_budget
         self.controller: RatioController | None = None
         self.preparer: GraphPreparer | None = None
-        self._fixed_every = every
         self._size: tuple[int, int] | None = None
         self._ratio: float | None = None  # the session's own ratio, before the controller changed it
-        self._held: int | None = None  # frames since the last matted one; None: matte the next
-        # The frames since the controller was last fed: their seconds and count, and the CPU clock then.
-        self._seconds = 0.0
-        self._frames = 0
-        self._cpu_at: float | None = None
-
-    @property
-    def every(self) -> int:
-        """The network runs on every ``every``-th frame (1: on each)."""
-        if self.controller is not None:
-            return self.controller.every
-        return self._fixed_every or 1
-
-    def due(self) -> bool:
-        """Whether the next frame is to be matted (else it takes the last matte)."""
-        return self._held is None or self._held + 1 >= self.every
+        self._clock_at: tuple[float, float] | None = None  # wall and CPU clocks at the previous matte
 
     def update(
-        self,
-        session: MattingSession,
-        size: tuple[int, int],
-        seconds: float,
-        *,
-        matted: bool = True,
-        cpu_time: float | None = None,
+        self, session: MattingSession, size: tuple[int, int], seconds: float, *, cpu_time: float | None = None
     ) -> None:
-        """Feed the ``seconds`` one ``size`` = ``(height, width)`` frame took, whether the network ran
-        on it, and ``cpu_time``, the process's CPU clock after it (``time.process_time()``; ``None``:
-        the budget is not checked)."""
-        self._held = 0 if matted or self._held is None else self._held + 1
-        if self.target_fps is None:
+        """Feed the ``seconds`` one matte of a ``size`` = ``(height, width)`` frame took, and
+        ``cpu_time``, the process's CPU clock after it (``time.process_time()``; ``None``: the budget
+        is not checked)."""
+        if self.target_rate is None:
             return
         controller = self.controller
         if controller is None or size != self._size:
-            controller = self._start(session, size, self.target_fps)
-        self._seconds += seconds
-        self._frames += 1
-        if self._frames < self.every:  # one sample per matte: the mean over the frames it serves
+            controller = self._start(session, size, self.target_rate)
+        now, cpu = time.perf_counter(), None
+        if cpu_time is not None and self._clock_at is not None and now > self._clock_at[0]:
+            # The process's cores since the previous matte, as CPU seconds per interval.
+            cpu = (cpu_time - self._clock_at[1]) / (now - self._clock_at[0]) / self.target_rate
+        self._clock_at = None if cpu_time is None else (now, cpu_time)
+        if self.preparer is not None and not self.preparer.done:
             return
-        cpu = None if cpu_time is None or self._cpu_at is None else (cpu_time - self._cpu_at) / self._frames
-        seconds, self._seconds, self._frames, self._cpu_at = self._seconds / self._frames, 0.0, 0, cpu_time
-        rung = controller.update(seconds, cpu)
-        if rung is not None:
-            session.set_downsample_ratio(rung.ratio)
-            self._held = None
+        ratio = controller.update(seconds, cpu)
+        if ratio is not None:
+            session.set_downsample_ratio(ratio)
             within = f" within a CPU budget of {self.cpu_budget:g}" if self.cpu_budget is not None else ""
-            log.info(
-                "downsample ratio %.3g, %s, to hold %g fps%s",
-                rung.ratio,
-                describe_every(rung.every),
-                self.target_fps,
-                within,
-            )
+            log.info("downsample ratio %.3g, to hold %.3g mattes a second%s", ratio, self.target_rate, within)
 
-    def _start(self, session: MattingSession, size: tuple[int, int], target_fps: float) -> RatioController:
+    def _start(self, session: MattingSession, size: tuple[int, int], target_rate: float) -> RatioController:
         """A controller and a preparer for frames of ``size``, starting from the session's own ratio."""
         if self.controller is None:
             self._ratio = session.downsample_ratio
@@ -167,15 +109,10 @@ class RatioControl:
         start = session.current_ratio(*size)
         self._size = size
         self.controller = RatioController(
-            target_fps,
-            start,
-            min_ratio=floor_ratio(*size),
-            every=self._fixed_every,
-            max_every=MAX_EVERY,
-            cpu_budget=self.cpu_budget,
+            target_rate, start, min_ratio=floor_ratio(*size), cpu_budget=self.cpu_budget
         )
         self.preparer = GraphPreparer(session, size, [r for r in self.controller.ratios if r != start])
-        self._seconds, self._frames, self._cpu_at = 0.0, 0, None
+        self._clock_at = None
         return self.controller
 
     def close(self) -> None:
@@ -188,14 +125,6 @@ class RatioControl:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def describe_every(every: int) -> str:
-    """``"matte every frame"``, ``"matte every 2nd frame"``, ... for logs and the HUD."""
-    if every == 1:
-        return "matte every frame"
-    suffix = "th" if 10 <= every % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(every % 10, "th")
-    return f"matte every {every}{suffix} frame"
 
 
 class GraphPreparer:
@@ -218,6 +147,11 @@ class GraphPreparer:
         # thread for stopped.
         self._done = threading.Event()
         threading.Thread(target=self._run, name="livebg-prepare", daemon=True).start()
+
+    @property
+    def done(self) -> bool:
+        """Whether the thread has finished (every ratio prepared, stopped, or one failed)."""
+        return self._done.is_set()
 
     def _run(self) -> None:
         try:
@@ -244,49 +178,45 @@ class GraphPreparer:
 
 
 class RatioController:
-    """Chooses the downsample ratio, and how often the network runs, from measured per-frame times.
+    """Chooses the downsample ratio from measured times, to hold ``target_rate`` samples a second.
 
     The ratios form a ladder from ``max_ratio`` (the starting ratio: pass the session's
     ``current_ratio(height, width)``) down to ``min_ratio`` (:func:`floor_ratio`), each rung ``step``
-    times the one above; :func:`rungs` adds the settings below the floor (``every``, ``max_every``;
-    the default ``max_every=1`` adds none). Each :meth:`update` is one sample: the mean time per frame
-    over the frames one matte serves, and the CPU time the process took per frame meanwhile. A sample
-    is measured against the frame budget (``1 / target_fps`` seconds) and, with ``cpu_budget`` cores,
-    against that budget's share of a frame: its load (:func:`~livebg.live.budget.frame_load`), 1 being
-    exactly full. Decisions use the median of the last ``window`` samples, so a single slow frame (a
-    hiccup of the OS or the camera) changes nothing; after each change the first ``settle_frames``
-    samples are ignored (they include compiling the graph for the new size) and the window fills afresh.
+    times the one above. Each :meth:`update` is one sample: the seconds one matte took, and the CPU
+    seconds the process took over one interval of ``1 / target_rate`` seconds meanwhile. A sample is
+    measured against that interval and, with ``cpu_budget`` cores, against that budget's share of it:
+    its load (:func:`~livebg.live.budget.frame_load`), 1 being exactly full. Decisions use the median
+    of the last ``window`` samples, so a single slow matte (a hiccup of the OS or the camera) changes
+    nothing; after each change the first ``settle_samples`` are ignored (they include compiling the
+    graph for the new size) and the window fills afresh.
 
     - Down when the median load exceeds 1: as many rungs as that load, scaled with the network's cost
-      (the ratio squared over ``every``), says are needed, at least one. The fixed part of the time
-      (decoding, compositing) does not shrink, so the estimate errs towards too few rungs and the next
-      window corrects it; a far too slow start (a large frame on a slow machine) reaches its rung in
-      one step instead of one window per rung.
-    - Up one rung after ``hold_frames`` samples in a row below a load of ``raise_below``.
-    - Hysteresis: a rung that proved too slow is not tried again for ``backoff_frames`` samples, and
-      that wait doubles (up to ``max_backoff_frames``) each time the rung fails again, so the setting
-      settles instead of oscillating between a rung that is just too slow and the one below.
+      (the ratio squared), says are needed, at least one. The fixed part of the time does not shrink,
+      so the estimate errs towards too few rungs and the next window corrects it; a far too slow start
+      (a large frame on a slow machine) reaches its rung in one step instead of one window per rung.
+    - Up one rung after ``hold_samples`` in a row below a load of ``raise_below``.
+    - Hysteresis: a rung that proved too slow is not tried again for ``backoff_samples``, and that wait
+      doubles (up to ``max_backoff_samples``) each time the rung fails again, so the setting settles
+      instead of oscillating between a rung that is just too slow and the one below.
     """
 
     def __init__(
         self,
-        target_fps: float,
+        target_rate: float,
         max_ratio: float = 0.5,
         *,
         min_ratio: float = 0.125,
         step: float = 0.75,
-        every: int | None = None,
-        max_every: int = 1,
         cpu_budget: float | None = None,
         window: int = 9,
-        settle_frames: int = 3,
+        settle_samples: int = 2,
         raise_below: float = 0.7,
-        hold_frames: int = 30,
-        backoff_frames: int = 150,
-        max_backoff_frames: int = 1800,
+        hold_samples: int = 12,
+        backoff_samples: int = 30,
+        max_backoff_samples: int = 360,
     ) -> None:
-        if not target_fps > 0:
-            raise UsageError(f"target frame rate {target_fps!r} is not accepted; give a number above 0")
+        if not target_rate > 0:
+            raise UsageError(f"target rate {target_rate!r} is not accepted; give a number above 0")
         if not 0 < max_ratio <= 1:
             raise UsageError(f"downsample ratio {max_ratio!r} is not accepted; give a number in (0, 1]")
         if not 0 < min_ratio <= 1:
@@ -295,20 +225,17 @@ class RatioController:
             raise UsageError(f"ratio step {step!r} is not accepted; give a factor between 0 and 1")
         if not 0 < raise_below < 1:
             raise UsageError(f"raise_below {raise_below!r} is not accepted; give a fraction between 0 and 1")
-        if every is not None and not every >= 1:
-            raise UsageError(f"matte every {every!r} frames is not accepted; give a whole number from 1")
-        self.target_fps = float(target_fps)
-        self.budget = 1.0 / self.target_fps
+        self.target_rate = float(target_rate)
+        self.budget = 1.0 / self.target_rate
         self.cpu_budget = cpu_budget
         self.ratios = _ladder(max_ratio, min(min_ratio, max_ratio), step)
-        self.rungs = rungs(self.ratios, every, max_every)
-        self.settle_frames = settle_frames
+        self.settle_samples = settle_samples
         self.raise_below = raise_below
-        self.hold_frames = max(1, hold_frames)
-        self.backoff_frames = backoff_frames
-        self.max_backoff_frames = max(backoff_frames, max_backoff_frames)
+        self.hold_samples = max(1, hold_samples)
+        self.backoff_samples = backoff_samples
+        self.max_backoff_samples = max(backoff_samples, max_backoff_samples)
         self._level = 0
-        self._frame = 0
+        self._sample = 0
         self._times: deque[float] = deque(maxlen=max(1, window))
         self._cpu: deque[float] = deque(maxlen=max(1, window))
         self._skip = 0
@@ -317,40 +244,30 @@ class RatioController:
         self._too_slow: dict[int, tuple[int, int]] = {}
 
     @property
-    def rung(self) -> Rung:
-        """The current setting."""
-        return self.rungs[self._level]
-
-    @property
     def ratio(self) -> float:
         """The current downsample ratio."""
-        return self.rung.ratio
-
-    @property
-    def every(self) -> int:
-        """The network runs on every ``every``-th frame."""
-        return self.rung.every
+        return self.ratios[self._level]
 
     @property
     def typical_time(self) -> float | None:
-        """Median time per frame at the current setting in seconds (``None`` until the window is full)."""
+        """Median time per sample at the current ratio in seconds (``None`` until the window is full)."""
         if len(self._times) < (self._times.maxlen or 1):
             return None
         return statistics.median(self._times)
 
     @property
     def typical_load(self) -> float | None:
-        """Median load at the current setting, 1 being exactly full (``None`` until the window is full)."""
+        """Median load at the current ratio, 1 being exactly full (``None`` until the window is full)."""
         typical = self.typical_time
         if typical is None:
             return None
         cpu = statistics.median(self._cpu) if len(self._cpu) == len(self._times) else None
         return frame_load(typical, cpu, self.budget, self.cpu_budget)
 
-    def update(self, seconds: float, cpu_seconds: float | None = None) -> Rung | None:
-        """Feed one sample: ``seconds`` per frame and the process's ``cpu_seconds`` per frame (``None``:
-        not measured); returns the new setting when it changes, else ``None``."""
-        self._frame += 1
+    def update(self, seconds: float, cpu_seconds: float | None = None) -> float | None:
+        """Feed one sample: the ``seconds`` a matte took and the process's ``cpu_seconds`` per interval
+        (``None``: not measured); returns the new ratio when it changes, else ``None``."""
+        self._sample += 1
         if self._skip > 0:
             self._skip -= 1
             return None
@@ -362,13 +279,13 @@ class RatioController:
             return None
         if load > 1:
             self._headroom = 0
-            if self._level + 1 < len(self.rungs):
+            if self._level + 1 < len(self.ratios):
                 self._mark_too_slow(self._level)
                 return self._move(self._rungs_down(load))
             return None
         if load < self.raise_below and self._level > 0:
             self._headroom += 1
-            if self._headroom >= self.hold_frames and self._may_try(self._level - 1):
+            if self._headroom >= self.hold_samples and self._may_try(self._level - 1):
                 return self._move(-1)
         else:
             self._headroom = 0
@@ -377,36 +294,31 @@ class RatioController:
     def _rungs_down(self, load: float) -> int:
         """Rungs to descend so that ``load``, scaled with the network's cost, fits."""
         rungs = 1
-        while self._level + rungs + 1 < len(self.rungs):
-            if load * _cost(self.rungs[self._level + rungs]) / _cost(self.rung) <= 1:
+        while self._level + rungs + 1 < len(self.ratios):
+            if load * (self.ratios[self._level + rungs] / self.ratio) ** 2 <= 1:
                 break
             rungs += 1
         return rungs
 
     def _mark_too_slow(self, level: int) -> None:
         previous = self._too_slow.get(level)
-        if previous is None or self._frame - previous[0] > 2 * self.max_backoff_frames:
-            wait = self.backoff_frames  # a failure long ago says little about today's load
+        if previous is None or self._sample - previous[0] > 2 * self.max_backoff_samples:
+            wait = self.backoff_samples  # a failure long ago says little about today's load
         else:
-            wait = min(2 * previous[1], self.max_backoff_frames)
-        self._too_slow[level] = (self._frame, wait)
+            wait = min(2 * previous[1], self.max_backoff_samples)
+        self._too_slow[level] = (self._sample, wait)
 
     def _may_try(self, level: int) -> bool:
         mark = self._too_slow.get(level)
-        return mark is None or self._frame - mark[0] >= mark[1]
+        return mark is None or self._sample - mark[0] >= mark[1]
 
-    def _move(self, direction: int) -> Rung:
+    def _move(self, direction: int) -> float:
         self._level += direction
         self._times.clear()
         self._cpu.clear()
-        self._skip = self.settle_frames
+        self._skip = self.settle_samples
         self._headroom = 0
-        return self.rung
-
-
-def _cost(rung: Rung) -> float:
-    """The network's share of a frame's cost at ``rung``, up to a constant."""
-    return rung.ratio * rung.ratio / rung.every
+        return self.ratio
 
 
 def _ladder(top: float, bottom: float, step: float) -> tuple[float, ...]:

@@ -34,7 +34,7 @@ class LiveStats:
     cores it was allowed (``None``: no budget). ``startup``: seconds each start-up phase took, in
     order (camera, outputs, model, compile, window, first frame). ``ratios``: how many frames the
     network ran on at each downsample ratio, in the order the ratios were first used (a ladder has a
-    handful of rungs)."""
+    handful of rungs); ``matte_times``: when the latest of those mattes were first shown."""
 
     frames: int = 0
     captured: int = 0
@@ -56,6 +56,7 @@ class LiveStats:
     capture_fps: float | None = None
     startup: dict[str, float] = field(default_factory=dict)
     ratios: dict[float, int] = field(default_factory=dict)
+    matte_times: deque[float] = field(default_factory=_window)
 
     @contextmanager
     def startup_phase(self, name: str) -> Iterator[None]:
@@ -76,10 +77,11 @@ class LiveStats:
     ) -> None:
         """Count one processed frame captured at ``captured_at`` and output at ``output_at``, when the
         process's CPU clock read ``cpu_time``; ``ratio``: the downsample ratio the network ran at for
-        it (``None``: it did not run, e.g. the frame reused an earlier matte)."""
+        the matte it shows first (``None``: the frame shows a matte shown before, or none)."""
         self.frames += 1
         if ratio is not None:
             self.ratios[ratio] = self.ratios.get(ratio, 0) + 1
+            self.matte_times.append(output_at)
         self.latencies.append(output_at - captured_at)
         self.frame_times.append(output_at)
         self.cpu_times.append(math.nan if cpu_time is None else cpu_time)
@@ -97,10 +99,12 @@ class LiveStats:
     @property
     def recent_fps(self) -> float:
         """Processed frames per second over the latest second or so (0 before two frames)."""
-        times = self.frame_times
-        first = max(0, len(times) - _RECENT - 1)
-        span = times[-1] - times[first] if len(times) > 1 else 0.0
-        return (len(times) - 1 - first) / span if span > 0 else 0.0
+        return _rate(self.frame_times)
+
+    @property
+    def recent_matte_rate(self) -> float:
+        """New mattes shown per second over the latest second or so (0 before two)."""
+        return _rate(self.matte_times)
 
     @property
     def recent_cores(self) -> float:
@@ -135,3 +139,10 @@ class LiveStats:
         if self.ratios:
             line += ", ratio " + ", ".join(f"{ratio:g} x{count}" for ratio, count in self.ratios.items())
         return line
+
+
+def _rate(times: deque[float]) -> float:
+    """Events per second over the latest :data:`_RECENT` intervals of ``times`` (0 before two)."""
+    first = max(0, len(times) - _RECENT - 1)
+    span = times[-1] - times[first] if len(times) > 1 else 0.0
+    return (len(times) - 1 - first) / span if span > 0 else 0.0
