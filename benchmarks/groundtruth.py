@@ -396,7 +396,7 @@ def alpha_step(model: ModelConfig) -> FrameStep:
 
 
 def argument_parser(description: str | None) -> argparse.ArgumentParser:
-    """The options both ground-truth benchmarks take: ``--weights`` and ``--clips``."""
+    """The options every ground-truth benchmark takes: ``--weights`` and ``--clips``."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )

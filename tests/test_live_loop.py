@@ -182,8 +182,8 @@ def test_by_default_live_mode_holds_the_cameras_rate(tmp_path: Path, monkeypatch
 
     clip = write_video(tmp_path / "red.mp4", [solid((255, 0, 0), LADDER_SIZE)] * 60, crf=8)  # 30 fps
     session = FakeSession(everything_is_person)
-    session.alpha = lambda src: (
-        time.sleep(0.06 * (session.downsample_ratio or 1.0)) or everything_is_person(src)
+    session.alpha = lambda src: (  # 100 ms at ratio 1: three frames, beyond the slack of two
+        time.sleep(0.1 * (session.downsample_ratio or 1.0)) or everything_is_person(src)
     )
     config = live_config(clip, virtual_camera=False, target_fps="camera", matte_every=1)
     stats = run_live(config, session=session)

@@ -12,6 +12,7 @@ import pytest
 import livebg.live.ratio
 from livebg.errors import UsageError
 from livebg.live.ratio import (
+    MAX_STRETCH,
     GraphPreparer,
     RatioControl,
     RatioController,
@@ -176,7 +177,7 @@ def test_the_control_sets_the_ratio_on_the_session_and_prepares_the_rest_of_the_
     session = FakeSession(everything_is_person)
     session.set_downsample_ratio(0.5)
     with RatioControl(30) as control:  # 480x640: the ladder runs down to 0.25 (160 px)
-        control.update(session, (480, 640), 2 / 30)
+        control.update(session, (480, 640), 3 / 30)
         assert control.controller is not None and control.preparer is not None
         ladder, preparer = control.controller.ratios, control.preparer
         deadline = time.monotonic() + 30
@@ -185,8 +186,8 @@ def test_the_control_sets_the_ratio_on_the_session_and_prepares_the_rest_of_the_
         # Every other rung was compiled, for this frame size, in order.
         assert session.prepared == [(480, 640, r) for r in ladder[1:]]
         assert preparer.prepared == list(ladder[1:])
-        for _ in range(9):  # one window of mattes at twice the interval
-            control.update(session, (480, 640), 2 / 30)
+        for _ in range(9):  # one window of mattes at three times the interval, beyond the slack
+            control.update(session, (480, 640), 3 / 30)
         assert ladder[0] == 0.5 and session.downsample_ratio in ladder[1:]
 
 
@@ -290,3 +291,30 @@ def test_a_cpu_budget_lowers_the_ratio_though_the_pace_holds(monkeypatch: pytest
         assert control.controller is not None
     assert session.downsample_ratio is not None and session.downsample_ratio < 0.375
     assert (8 + 400 * session.downsample_ratio**2) / 1000 <= 1.0 / 30
+
+
+def test_at_the_floor_over_the_cpu_budget_the_pace_slows_and_comes_back_before_the_size() -> None:
+    controller = RatioController(6, 0.5, min_ratio=0.25, step=0.5, cpu_budget=1.0)  # 167 ms a matte
+    settings = [(controller.ratio, controller.stretch)]
+
+    def feed(cpu_seconds: float, samples: int) -> None:
+        for _ in range(samples):
+            controller.update(0.05, cpu_seconds)  # 50 ms a matte: in time, whatever the CPU
+            if (controller.ratio, controller.stretch) != settings[-1]:
+                settings.append((controller.ratio, controller.stretch))
+
+    feed(0.5, 300)  # three cores' CPU per interval against a budget of one, at every setting
+    assert settings[1] == (0.25, 1.0)  # the size goes down first ...
+    assert controller.ratio == 0.25 and controller.stretch == MAX_STRETCH  # ... then the pace, so far
+    assert [stretch for _, stretch in settings] == sorted(stretch for _, stretch in settings)
+    settings[:] = settings[-1:]
+    feed(0.01, 600)  # the load is gone
+    assert controller.stretch == 1.0 and controller.ratio == 0.5
+    assert settings[-2] == (0.25, 1.0)  # the pace came back before the size
+
+
+def test_without_a_cpu_budget_a_slow_floor_does_not_slow_the_pace() -> None:
+    controller = RatioController(6, 0.25, min_ratio=0.25)
+    for _ in range(100):
+        controller.update(1.0)  # six times the interval: the mattes come back to back instead
+    assert controller.stretch == 1.0

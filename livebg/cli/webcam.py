@@ -120,7 +120,7 @@ def add_webcam_parser(sub: argparse._SubParsersAction) -> None:
         "--matte-every",
         type=positive_int,
         metavar="N",
-        help="start a new matte at most every N-th frame (default 5): every frame is shown at once, cut "
+        help="start a new matte at most every N-th frame (default 4): every frame is shown at once, cut "
         "out with the newest matte, and the model gets the largest input size this pace allows "
         "(measured against ground truth, size matters more than a matte's age of a few frames)",
     )

@@ -41,10 +41,10 @@ from livebg.tensors import to_tensor
 
 log = logging.getLogger(__name__)
 
-MATTE_EVERY = 5
-"""By default a new matte starts at most every 5th camera frame (6 a second at 30 fps): measured against
-ground truth (``benchmarks/live_quality.py``), the larger input size that pace affords outweighs the
-age of the matte."""
+MATTE_EVERY = 4
+"""By default a new matte starts at most every 4th camera frame (7.5 a second at 30 fps): measured
+against ground truth (``benchmarks/live_quality.py``), the larger input size that pace affords
+outweighs the age of the matte."""
 
 
 def run_live(
@@ -95,6 +95,7 @@ def run_live(
                     _load_session(step, config.model)
             if step.session is not None:  # compile for this size before a clip's clock starts
                 with stats.startup_phase("compile"):
+                    ratio.ready(step.session, stats.capture_size)
                     step.session.prepare(
                         info.height, info.width, step.session.current_ratio(*stats.capture_size)
                     )

@@ -39,6 +39,17 @@ x1e3 by the network input's longer side, mean over the six (worst still): 480 px
 (11), 240 px 7.8 (12), 192 px 9.2 (13), 160 px 12 (21), 128 px 51 (221), 112 px 91 (444), 80 px 167
 (479). So the floor is ratio 0.25 for 360x640, 0.125 for 720p and 0.0833 for 1080p."""
 
+TIME_SLACK = 2.0
+"""How far behind its pace a matte may fall before the ratio steps down: twice the interval. Against
+ground truth, a frame more of age costs about 3% of mean absolute error, a rung down the ladder about
+25%: the mattes keep their size until they are far behind."""
+
+MAX_STRETCH = 4.0
+"""The most the pace of mattes slows to stay within a CPU budget: a quarter of the rate asked for."""
+
+_STRETCH_STEP = 1.25
+
+
 def floor_ratio(height: int, width: int) -> float:
     """The lowest ratio for a ``height`` x ``width`` frame: the one that brings its longer side to
     :data:`MIN_INPUT_SIDE` pixels (1 for frames that small or smaller), rounded to 4 decimals."""
@@ -57,13 +68,13 @@ class RatioControl:
     """Holds ``target_rate`` mattes a second (``None``: off, the ratio stays) for one live stream, within
     ``cpu_budget`` cores if given.
 
-    :meth:`update` takes the time of each matte and the process's CPU clock after it. The first one
-    starts a :class:`RatioController` whose ladder runs from the ratio the session uses for that frame
-    size down to :func:`floor_ratio` for it, and a :class:`GraphPreparer` for the ladder's other
-    ratios; a new frame size starts them afresh. While the preparer compiles, the times are not
-    counted (the compiles take the same cores). A change the controller decides is applied with
-    ``session.set_downsample_ratio``. Use it as a context manager: leaving it stops the preparer (see
-    :meth:`close`).
+    :meth:`ready` before each matte starts, for a new frame size, a :class:`RatioController` whose
+    ladder runs from the ratio the session uses for that size down to :func:`floor_ratio`;
+    :meth:`update` takes the time of each matte and the process's CPU clock after it, and the first
+    one starts a :class:`GraphPreparer` for the ladder's other ratios. While the preparer compiles,
+    the times are not counted (the compiles take the same cores). A change the controller decides is
+    applied with ``session.set_downsample_ratio``; :attr:`stretch` slows the pace where the budget
+    needs it. Use it as a context manager: leaving it stops the preparer (see :meth:`close`).
     """
 
     def __init__(self, target_rate: float | None, *, cpu_budget: float | None = None) -> None:
@@ -83,24 +94,46 @@ class RatioControl:
         is not checked)."""
         if self.target_rate is None:
             return
-        controller = self.controller
-        if controller is None or size != self._size:
-            controller = self._start(session, size, self.target_rate)
+        controller = self.ready(session, size)
         now, cpu = time.perf_counter(), None
         if cpu_time is not None and self._clock_at is not None and now > self._clock_at[0]:
             # The process's cores since the previous matte, as CPU seconds per interval.
             cpu = (cpu_time - self._clock_at[1]) / (now - self._clock_at[0]) / self.target_rate
         self._clock_at = None if cpu_time is None else (now, cpu_time)
-        if self.preparer is not None and not self.preparer.done:
+        if self.preparer is None:
+            start = controller.ratios[0]
+            self.preparer = GraphPreparer(session, size, [r for r in controller.ratios if r != start])
+        if not self.preparer.done:
             return
+        stretch = controller.stretch
         ratio = controller.update(seconds, cpu)
+        if controller.stretch != stretch:
+            log.info(
+                "%.2g mattes a second, at the smallest input size, to stay within a CPU budget of %g",
+                self.target_rate / controller.stretch,
+                self.cpu_budget,
+            )
         if ratio is not None:
             session.set_downsample_ratio(ratio)
             within = f" within a CPU budget of {self.cpu_budget:g}" if self.cpu_budget is not None else ""
             log.info("downsample ratio %.3g, to hold %.3g mattes a second%s", ratio, self.target_rate, within)
 
-    def _start(self, session: MattingSession, size: tuple[int, int], target_rate: float) -> RatioController:
-        """A controller and a preparer for frames of ``size``, starting from the session's own ratio."""
+    @property
+    def stretch(self) -> float:
+        """The factor on the interval between mattes (above 1 only to stay within a CPU budget)."""
+        return self.controller.stretch if self.controller is not None else 1.0
+
+    def ready(self, session: MattingSession, size: tuple[int, int]) -> RatioController | None:
+        """The controller for frames of ``size`` = ``(height, width)``, started if it is not (``None``
+        without a target rate): call it before a matte, so the first one runs at the starting ratio.
+
+        The ladder starts from the ratio the session uses for that size (its own, or automatic). The
+        first :meth:`update` then starts a :class:`GraphPreparer` for the ladder's other ratios (after
+        the first matte: it would slow the first picture)."""
+        if self.target_rate is None:
+            return None
+        if self.controller is not None and size == self._size:
+            return self.controller
         if self.controller is None:
             self._ratio = session.downsample_ratio
         else:
@@ -109,9 +142,13 @@ class RatioControl:
         start = session.current_ratio(*size)
         self._size = size
         self.controller = RatioController(
-            target_rate, start, min_ratio=floor_ratio(*size), cpu_budget=self.cpu_budget
+            self.target_rate,
+            start,
+            min_ratio=floor_ratio(*size),
+            slack=TIME_SLACK,
+            cpu_budget=self.cpu_budget,
         )
-        self.preparer = GraphPreparer(session, size, [r for r in self.controller.ratios if r != start])
+        self.preparer = None
         self._clock_at = None
         return self.controller
 
@@ -184,8 +221,8 @@ class RatioController:
     ``current_ratio(height, width)``) down to ``min_ratio`` (:func:`floor_ratio`), each rung ``step``
     times the one above. Each :meth:`update` is one sample: the seconds one matte took, and the CPU
     seconds the process took over one interval of ``1 / target_rate`` seconds meanwhile. A sample is
-    measured against that interval and, with ``cpu_budget`` cores, against that budget's share of it:
-    its load (:func:`~livebg.live.budget.frame_load`), 1 being exactly full. Decisions use the median
+    measured against ``slack`` intervals and, with ``cpu_budget`` cores, against that budget's share of
+    one: its load (:func:`~livebg.live.budget.frame_load`), 1 being exactly full. Decisions use the median
     of the last ``window`` samples, so a single slow matte (a hiccup of the OS or the camera) changes
     nothing; after each change the first ``settle_samples`` are ignored (they include compiling the
     graph for the new size) and the window fills afresh.
@@ -195,6 +232,9 @@ class RatioController:
       so the estimate errs towards too few rungs and the next window corrects it; a far too slow start
       (a large frame on a slow machine) reaches its rung in one step instead of one window per rung.
     - Up one rung after ``hold_samples`` in a row below a load of ``raise_below``.
+    - At the floor and still over the CPU budget, the pace slows instead: :attr:`stretch` (the factor
+      on the interval between mattes, 1 at first) grows by a quarter a window at a time up to
+      :data:`MAX_STRETCH`, and comes back, before the ratio climbs, when there is headroom again.
     - Hysteresis: a rung that proved too slow is not tried again for ``backoff_samples``, and that wait
       doubles (up to ``max_backoff_samples``) each time the rung fails again, so the setting settles
       instead of oscillating between a rung that is just too slow and the one below.
@@ -214,6 +254,7 @@ class RatioController:
         hold_samples: int = 12,
         backoff_samples: int = 30,
         max_backoff_samples: int = 360,
+        slack: float = 1.0,
     ) -> None:
         if not target_rate > 0:
             raise UsageError(f"target rate {target_rate!r} is not accepted; give a number above 0")
@@ -227,6 +268,7 @@ class RatioController:
             raise UsageError(f"raise_below {raise_below!r} is not accepted; give a fraction between 0 and 1")
         self.target_rate = float(target_rate)
         self.budget = 1.0 / self.target_rate
+        self.slack = slack
         self.cpu_budget = cpu_budget
         self.ratios = _ladder(max_ratio, min(min_ratio, max_ratio), step)
         self.settle_samples = settle_samples
@@ -234,6 +276,7 @@ class RatioController:
         self.hold_samples = max(1, hold_samples)
         self.backoff_samples = backoff_samples
         self.max_backoff_samples = max(backoff_samples, max_backoff_samples)
+        self.stretch = 1.0
         self._level = 0
         self._sample = 0
         self._times: deque[float] = deque(maxlen=max(1, window))
@@ -262,7 +305,7 @@ class RatioController:
         if typical is None:
             return None
         cpu = statistics.median(self._cpu) if len(self._cpu) == len(self._times) else None
-        return frame_load(typical, cpu, self.budget, self.cpu_budget)
+        return frame_load(typical / self.slack, cpu, self.budget, self.cpu_budget)
 
     def update(self, seconds: float, cpu_seconds: float | None = None) -> float | None:
         """Feed one sample: the ``seconds`` a matte took and the process's ``cpu_seconds`` per interval
@@ -282,14 +325,27 @@ class RatioController:
             if self._level + 1 < len(self.ratios):
                 self._mark_too_slow(self._level)
                 return self._move(self._rungs_down(load))
+            if self._cpu_load() > 1 and self.stretch < MAX_STRETCH:  # at the floor, over the CPU budget
+                self.stretch = min(MAX_STRETCH, self.stretch * _STRETCH_STEP)
+                self._move(0)
             return None
-        if load < self.raise_below and self._level > 0:
+        if load < self.raise_below and (self._level > 0 or self.stretch > 1):
             self._headroom += 1
-            if self._headroom >= self.hold_samples and self._may_try(self._level - 1):
-                return self._move(-1)
+            if self._headroom >= self.hold_samples:
+                if self.stretch > 1:  # the pace comes back before the size
+                    self.stretch = max(1.0, self.stretch / _STRETCH_STEP)
+                    self._move(0)
+                elif self._may_try(self._level - 1):
+                    return self._move(-1)
         else:
             self._headroom = 0
         return None
+
+    def _cpu_load(self) -> float:
+        """The median CPU load alone (0 without a budget or CPU times)."""
+        if self.cpu_budget is None or not self._cpu:
+            return 0.0
+        return statistics.median(self._cpu) / (self.cpu_budget * self.budget)
 
     def _rungs_down(self, load: float) -> int:
         """Rungs to descend so that ``load``, scaled with the network's cost, fits."""

@@ -40,9 +40,9 @@ class Held:
 
 class MatteWorker:
     """Runs ``step.matte`` on the newest submitted frame, one at a time, in a thread of its own, starting
-    a new matte no sooner than ``interval`` seconds after the previous one began; ``control`` is fed each
-    matte's time and the process's CPU clock and sets the session's ratio (see
-    :class:`~livebg.live.ratio.RatioControl`; its target rate is ``1 / interval``).
+    a new matte no sooner than ``interval`` seconds (times ``control.stretch``) after the previous one
+    began; ``control`` is fed each matte's time and the process's CPU clock and sets the session's ratio
+    (see :class:`~livebg.live.ratio.RatioControl`; its target rate is ``1 / interval``).
 
     Frames submitted while the network is busy replace each other: only the newest waits. An exception
     in the thread is raised again by the next :meth:`latest` or :meth:`wait`. Use it as a context
@@ -118,6 +118,8 @@ class MatteWorker:
         try:
             while (pending := self._take()) is not None:
                 frame, stream = pending
+                if step.session is not None:
+                    self.control.ready(step.session, frame.size)  # the ratio for this frame size
                 began = time.perf_counter()
                 item = step.matte([frame], stream=stream, force=True)[0]
                 seconds = time.perf_counter() - began
@@ -129,7 +131,7 @@ class MatteWorker:
                 with self._changed:
                     self._held = Held(item, stream, ratio)
                     self._changed.notify_all()
-                rest = began + self.interval - time.perf_counter()
+                rest = began + self.interval * self.control.stretch - time.perf_counter()
                 if rest > 0:
                     with self._changed:
                         self._changed.wait_for(lambda: self._stop, rest)

@@ -65,12 +65,14 @@ class EncoderPlan:
 class EncoderOptions:
     """Video encoder settings. ``None`` picks the default for the container: H.264 yuv420p CRF 17
     (visually lossless) for .mp4/.mkv/.mov/.avi, VP9 CRF 18 for .webm, ProRes 4444 for .mov with alpha.
-    ``preset`` applies to libx264 and libx265 only."""
+    ``preset`` applies to libx264 and libx265 only. ``threads``: the encoder's threads (``None``:
+    FFmpeg's choice, about one per core)."""
 
     codec: str | None = None
     crf: int | None = None
     preset: str = "medium"
     pixel_format: str | None = None
+    threads: int | None = None
 
     def check(self, output: Path | str, *, alpha: bool = False) -> None:
         """Raise :class:`UsageError` (one sentence) when ``output`` cannot be encoded with these

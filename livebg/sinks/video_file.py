@@ -73,6 +73,8 @@ class VideoFileSink(SinkBase):
             stream.time_base = self.time_base
             stream.codec_context.time_base = self.time_base
             stream.thread_type = "AUTO"
+            if options is not None and options.threads is not None:
+                stream.thread_count = options.threads
             if timecode is not None:
                 stream.metadata["timecode"] = timecode
             self._video = stream
