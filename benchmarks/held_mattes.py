@@ -61,7 +61,7 @@ def main() -> None:
             scores.extend(clip_scores)
         m = scores.means()
         what = "every frame" if k == 1 else f"held, {k} to {2 * k - 1} frames old"
-        rows.append([ratio, k, what, m["MAD"], m["Grad"], m["dtSSD"]])
+        rows.append([f"{ratio:g}", k, what, m["MAD"], m["Grad"], m["dtSSD"]])
         print(f"  {ratio:g}:{k} done", flush=True)
     print()
     print(gt.format_table(["ratio", "k", "matte shown", "MAD", "Grad", "dtSSD"], rows))

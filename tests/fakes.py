@@ -40,6 +40,7 @@ class DiscSession:
     backend = "test"
     device = torch.device("cpu")
     dtype = torch.float32
+    foreground = True
 
     def __init__(self, *, interrupt_at: int | None = None, die_flag: Path | None = None) -> None:
         self.calls = 0
@@ -114,6 +115,7 @@ class FakeSession:
     backend = "test"
     device = torch.device("cpu")
     dtype = torch.float32
+    foreground = True
 
     def __init__(self, alpha: Callable[[Tensor], Tensor], delay: float = 0.0) -> None:
         self.alpha = alpha

@@ -136,6 +136,9 @@ def test_alpha_and_foreground_outputs() -> None:
     src, fg, alpha = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16)
     grey = Compositor(parse_background("green"), output="alpha")(src, Matte(alpha, fg), 0.0)
     assert grey.shape == (1, 3, 16, 16) and all(torch.equal(grey[:, c], alpha[:, 0]) for c in range(3))
+    # As uint8 (one plane converted, then repeated): the same as converting three planes.
+    picture = to_uint8(grey)
+    assert picture.shape == (16, 16, 3) and np.array_equal(picture, to_uint8(grey.contiguous()))
     assert Compositor(parse_background("green"), output="foreground")(src, Matte(alpha, fg), 0.0) is fg
     assert Compositor(parse_background("transparent"), output="alpha").channels == 3
     with pytest.raises(UsageError, match="'matte'"):

@@ -81,6 +81,16 @@ def test_alpha_and_foreground_match_pytorch_fp32(backend, model, frames, referen
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_alpha_alone_is_the_same_alpha(backend, model, frames, reference, export_folder) -> None:
+    session = _session_class(backend)(model, RATIO, export_folder=export_folder)
+    session.foreground = False
+    for index, (src, (alpha_ref, _)) in enumerate(zip(frames, reference, strict=True)):
+        matte = session(src)
+        assert matte.foreground is None and matte.alpha.shape == (1, 1, HEIGHT, WIDTH)
+        assert float((matte.alpha - alpha_ref).abs().max()) < 0.5 / 255, f"frame {index}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(
     "clip",
     [

@@ -100,6 +100,7 @@ def test_every_frame_is_cut_out_with_its_own_pixels_and_the_newest_matte(
     for frame, matte in shown:
         assert matte in seen and matte <= frame and frame - matte <= 4
     assert sum(stats.ratios.values()) == len({matte for _, matte in shown})  # each matte counted once
+    assert session.foreground is False  # a held matte's colours would be another frame's
 
 
 def test_virtual_camera_gets_rgb_in_order_at_steady_rate(tmp_path: Path, vcam: SentFrames) -> None:

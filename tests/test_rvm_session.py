@@ -60,6 +60,10 @@ def test_output_contract(session: RVMSession) -> None:
     matte = session(_frames(1, (90, 160))[0])
     assert matte.alpha.shape == (1, 1, 90, 160) and matte.foreground.shape == (1, 3, 90, 160)
     assert matte.alpha.min() >= 0 and matte.alpha.max() <= 1
+    alpha_only = session.fork()
+    alpha_only.foreground = False
+    without = alpha_only(_frames(1, (90, 160))[0])
+    assert without.foreground is None and torch.equal(without.alpha, matte.alpha)
 
 
 def test_automatic_ratio_targets_512_pixels() -> None:

@@ -70,6 +70,7 @@ def run_live(
     stats = LiveStats(cpu_budget=config.cpu_budget)
     source = source or CameraSource.from_settings(config.capture, backoff=config.reconnect_backoff)
     compositor = _live_compositor(config)
+    session = _alpha_only(session) if session is not None else None
     step = FrameStep(session, compositor, timer=StageTimer(session.device if session else None))
     with contextlib.ExitStack() as stack:
         stack.callback(uninterrupted(compositor.close))
@@ -229,8 +230,15 @@ def _live_compositor(config: LiveConfig) -> Compositor:
 
 def _load_session(step: FrameStep, model: ModelConfig) -> None:
     log.info("loading %s", model.name)
-    step.session = create_session(model)
+    step.session = _alpha_only(create_session(model))
     step.timer.device = step.session.device
+
+
+def _alpha_only(session: MattingSession) -> MattingSession:
+    """``session`` set to make mattes without the foreground: live mode shows each one over later
+    frames, with their own colours."""
+    session.foreground = False
+    return session
 
 
 def _count_outputs(stats: LiveStats, outputs: Outputs) -> None:

@@ -46,7 +46,9 @@ class RVMSession(DownsampleRatio):
 
     def fork(self) -> RVMSession:
         """A session for another stream on the same network, with its own recurrent state."""
-        return RVMSession(self.model, self.device, self.dtype, self.downsample_ratio, self.name)
+        twin = RVMSession(self.model, self.device, self.dtype, self.downsample_ratio, self.name)
+        twin.foreground = self.foreground
+        return twin
 
     @torch.inference_mode()
     def __call__(self, src: Tensor) -> Matte:
@@ -58,4 +60,4 @@ class RVMSession(DownsampleRatio):
             self._state = _EMPTY
             self._key = key
         fgr, pha, self._state = self.model(src, self._state, ratio, sequence=True)
-        return Matte(alpha=pha, foreground=fgr)
+        return Matte(alpha=pha, foreground=fgr if self.foreground else None)

@@ -47,12 +47,18 @@ class MattingSession(Protocol):
     hold a frame rate, and compiles the ratios it may step to ahead of time with :meth:`prepare`
     (from another thread; a no-op for sessions that compile nothing). :meth:`fork` gives a session for
     another stream that shares the loaded network but none of this one's state.
+
+    ``foreground``: whether mattes carry the model's foreground where it has one (default ``True``).
+    Live mode turns it off: it shows each matte over later frames, where an earlier frame's colours
+    would be wrong, and a runtime that computes the full-resolution step itself then skips three of
+    its four planes.
     """
 
     name: str
     backend: str
     device: torch.device
     dtype: torch.dtype
+    foreground: bool
 
     @property
     def downsample_ratio(self) -> float | None:
@@ -86,12 +92,14 @@ class MattingSession(Protocol):
 
 
 class DownsampleRatio:
-    """The downsample-ratio part of :class:`MattingSession`, shared by the sessions here.
+    """The downsample-ratio part of :class:`MattingSession` (and its ``foreground`` switch), shared by the
+    sessions here.
 
     ``input_size``: the longer side, in pixels, that the automatic ratio brings the frame near.
     """
 
     input_size: int = 512
+    foreground: bool = True
     _ratio: float | None = None
 
     @property

@@ -207,7 +207,10 @@ class ExportedGraphSession(DownsampleRatio):
             self._key = key
         src = src.detach().to("cpu", torch.float32)
         small = downsample(src, key[2]).contiguous().numpy()
-        fgr, pha = self._upsample(*runner.run(small), planes(src[0]))
+        a, b = runner.run(small)
+        if not self.foreground:
+            return Matte(alpha=self._upsample.alpha(a, b, planes(src[0])))
+        fgr, pha = self._upsample(a, b, planes(src[0]))
         return Matte(alpha=pha, foreground=fgr)
 
     def _runner(self, key: _Key) -> GraphRunner:

@@ -50,3 +50,17 @@ class CoefficientUpsampler:
         cv2.threshold(flat, 0.0, 0.0, cv2.THRESH_TOZERO, dst=flat)
         y = torch.from_numpy(out).unsqueeze(0)
         return y[:, :3], y[:, 3:]
+
+    def alpha(self, a: np.ndarray, b: np.ndarray, rgb: Sequence[np.ndarray]) -> Tensor:
+        """Alpha alone, ``(1, 1, H, W)``: what :meth:`__call__` gives as its second part, from two
+        upsampled planes instead of eight."""
+        height, width = rgb[0].shape
+        if self._a is None or self._a.shape[-2:] != (height, width):
+            self._a = np.empty((4, height, width), np.float32)
+        up_a = upsample_planes(a[0, 3:] * _A_SCALE[3:], height, width, out=self._a[3:])[0]
+        out = upsample_planes(b[0, 3:], height, width)[0]
+        for plane in rgb:
+            cv2.accumulateProduct(up_a, plane, out)
+        cv2.threshold(out, 1.0, 1.0, cv2.THRESH_TRUNC, dst=out)
+        cv2.threshold(out, 0.0, 0.0, cv2.THRESH_TOZERO, dst=out)
+        return torch.from_numpy(out)[None, None]
