@@ -2,13 +2,13 @@
 newest matte there is, while the network works on the newest frame at the largest input size it can
 afford.
 
-Against ground truth (``benchmarks/live_quality.py``, 720p on two cores) a matte a few frames old at a
-large input size is far closer to the truth than a fresh one from an input small enough for every
-frame: the network's input size decides more of the error than the person's motion in 150–300 ms
-(``benchmarks/quality.py``: mean absolute error 3.4 for a matte at ratio 0.375 served 4–7 frames late,
-10.6 for ratio 0.125 on every frame, 3.0 for 0.375 on every frame offline). The picture keeps the
-camera's rate whatever the network costs, and the network's rate is paced (``interval``) so that it
-does not take CPU it would only turn into a fresher matte of the same size.
+Against ground truth, a matte a few frames old from a large input is far closer to the truth than a
+fresh one from an input small enough for every frame: on 720p clips, mean absolute error 3.4 for a
+matte at ratio 0.375 shown 4–7 frames late, 10.6 for ratio 0.125 on every frame, 3.0 for 0.375 on every
+frame (``benchmarks/held_mattes.py``); live on two cores, 15–16% above the last
+(``benchmarks/live_quality.py``). The picture keeps the camera's rate whatever the network costs, and
+the network's rate is paced (``interval``) so that it does not take CPU it would only turn into a
+fresher matte of the same size.
 
 :class:`MatteWorker` owns the frame step's matting half (:meth:`FrameStep.matte`) and the
 :class:`~livebg.live.ratio.RatioControl` that sets its input size: the live loop hands it each frame
