@@ -114,7 +114,8 @@ def add_webcam_parser(sub: argparse._SubParsersAction) -> None:
         "--cpu-budget",
         metavar="CORES",
         help="leave the rest of the CPU to other programs (a video call): stay within this many cores "
-        "(1, 1.5) or this share of the machine (50%%), by lowering the model's input size",
+        "(1, 1.5) or this share of the machine (50%%), by making mattes less often and then by lowering "
+        "the model's input size",
     )
     p.add_argument(
         "--matte-every",
