@@ -95,7 +95,7 @@ class RatioControl:
         is not checked)."""
         if self.target_rate is None:
             return
-        controller = self.ready(session, size)
+        controller = self._controller(session, size, self.target_rate)
         now, cpu = time.perf_counter(), None
         if cpu_time is not None and self._clock_at is not None and now > self._clock_at[0]:
             # The process's cores since the previous matte, as CPU seconds per interval.
@@ -124,15 +124,19 @@ class RatioControl:
         """The factor on the interval between mattes (above 1 only to stay within a CPU budget)."""
         return self.controller.stretch if self.controller is not None else 1.0
 
-    def ready(self, session: MattingSession, size: tuple[int, int]) -> RatioController | None:
-        """The controller for frames of ``size`` = ``(height, width)``, started if it is not (``None``
+    def ready(self, session: MattingSession, size: tuple[int, int]) -> None:
+        """Start the controller for frames of ``size`` = ``(height, width)`` if it is not (nothing
         without a target rate): call it before a matte, so the first one runs at the starting ratio.
 
         The ladder starts from the ratio the session uses for that size (its own, or automatic). The
         first :meth:`update` then starts a :class:`GraphPreparer` for the ladder's other ratios (after
         the first matte: it would slow the first picture)."""
-        if self.target_rate is None:
-            return None
+        if self.target_rate is not None:
+            self._controller(session, size, self.target_rate)
+
+    def _controller(
+        self, session: MattingSession, size: tuple[int, int], target_rate: float
+    ) -> RatioController:
         if self.controller is not None and size == self._size:
             return self.controller
         if self.controller is None:
@@ -143,7 +147,7 @@ class RatioControl:
         start = session.current_ratio(*size)
         self._size = size
         self.controller = RatioController(
-            self.target_rate,
+            target_rate,
             start,
             min_ratio=floor_ratio(*size),
             slack=TIME_SLACK,
