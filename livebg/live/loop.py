@@ -29,7 +29,7 @@ from livebg.live.config import LiveConfig, check_live_config
 from livebg.live.controls import Controls
 from livebg.live.hud import hud_lines
 from livebg.live.outputs import Outputs
-from livebg.live.ratio import RatioControl, target_rate
+from livebg.live.ratio import RatioControl, camera_rate, target_rate
 from livebg.live.shutdown import uninterrupted
 from livebg.live.stats import LiveStats
 from livebg.live.worker import Held, MatteWorker
@@ -83,7 +83,7 @@ def run_live(
             target = config.target_fps or ("camera" if config.cpu_budget is not None else None)
             rate = target_rate(target, info.fps)
             every = config.matte_every or MATTE_EVERY
-            interval = every / (rate or min(info.fps or 30.0, 30.0))
+            interval = every / (rate or camera_rate(info.fps))
             ratio = stack.enter_context(
                 RatioControl(None if rate is None else 1 / interval, cpu_budget=config.cpu_budget)
             )

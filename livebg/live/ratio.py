@@ -58,11 +58,17 @@ def floor_ratio(height: int, width: int) -> float:
 
 
 def target_rate(target: float | Literal["camera"] | None, camera_fps: float | None) -> float | None:
-    """The frame rate to hold: ``target`` itself, or for ``"camera"`` the camera's own rate at most 30
-    fps (a 60 fps camera is not worth a coarse matte; a camera that reports none is taken as 30)."""
+    """The frame rate the pace of mattes is counted in: ``target`` itself, or for ``"camera"``
+    :func:`camera_rate`; ``None`` (the ratio stays) for ``None``."""
     if target == "camera":
-        return min(camera_fps or 30.0, 30.0)
+        return camera_rate(camera_fps)
     return target
+
+
+def camera_rate(camera_fps: float | None) -> float:
+    """The camera's own rate at most 30 fps (a 60 fps camera is not worth a coarse matte; a camera that
+    reports none is taken as 30)."""
+    return min(camera_fps or 30.0, 30.0)
 
 
 class RatioControl:
@@ -354,7 +360,7 @@ class RatioController:
         """The median CPU load alone (0 without a budget or CPU times)."""
         if self.cpu_budget is None or not self._cpu:
             return 0.0
-        return statistics.median(self._cpu) / (self.cpu_budget * self.budget)
+        return frame_load(0.0, statistics.median(self._cpu), self.budget, self.cpu_budget)
 
     def _rungs_down(self, load: float) -> int:
         """Rungs to descend so that ``load``, scaled with the network's cost, fits."""

@@ -110,10 +110,8 @@ class LiveStats:
     def recent_cores(self) -> float:
         """Cores the process used over the latest second or so (CPU seconds per second; NaN before two
         frames or where the CPU clock was not read)."""
-        times, cpu = self.frame_times, self.cpu_times
-        first = max(0, len(times) - _RECENT - 1)
-        span = times[-1] - times[first] if len(times) > 1 else 0.0
-        return (cpu[-1] - cpu[first]) / span if span > 0 else math.nan
+        first, span = _recent(self.frame_times)
+        return (self.cpu_times[-1] - self.cpu_times[first]) / span if span > 0 else math.nan
 
     @property
     def dropped(self) -> int:
@@ -141,8 +139,14 @@ class LiveStats:
         return line
 
 
+def _recent(times: deque[float]) -> tuple[int, float]:
+    """The index where the latest :data:`_RECENT` intervals of ``times`` begin, and the seconds they
+    span (0 before two)."""
+    first = max(0, len(times) - _RECENT - 1)
+    return first, times[-1] - times[first] if len(times) > 1 else 0.0
+
+
 def _rate(times: deque[float]) -> float:
     """Events per second over the latest :data:`_RECENT` intervals of ``times`` (0 before two)."""
-    first = max(0, len(times) - _RECENT - 1)
-    span = times[-1] - times[first] if len(times) > 1 else 0.0
+    first, span = _recent(times)
     return (len(times) - 1 - first) / span if span > 0 else 0.0

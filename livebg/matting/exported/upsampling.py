@@ -38,16 +38,12 @@ class CoefficientUpsampler:
 
     def __call__(self, a: np.ndarray, b: np.ndarray, rgb: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
         height, width = rgb[0].shape
-        if self._a is None or self._a.shape[-2:] != (height, width):
-            self._a = np.empty((4, height, width), np.float32)
-        up_a = upsample_planes(a[0] * _A_SCALE + _A_OFFSET, height, width, out=self._a)
+        up_a = upsample_planes(a[0] * _A_SCALE + _A_OFFSET, height, width, out=self._scratch(height, width))
         out = upsample_planes(b[0], height, width)  # b, then y = a * x + b accumulated in place
         for channel, plane in enumerate(rgb):
             cv2.accumulateProduct(up_a[channel], plane, out[channel])
             cv2.accumulateProduct(up_a[3], plane, out[3])
-        flat = out.reshape(4 * height, width)
-        cv2.threshold(flat, 1.0, 1.0, cv2.THRESH_TRUNC, dst=flat)
-        cv2.threshold(flat, 0.0, 0.0, cv2.THRESH_TOZERO, dst=flat)
+        _clamp(out.reshape(4 * height, width))
         y = torch.from_numpy(out).unsqueeze(0)
         return y[:, :3], y[:, 3:]
 
@@ -55,12 +51,22 @@ class CoefficientUpsampler:
         """Alpha alone, ``(1, 1, H, W)``: what :meth:`__call__` gives as its second part, from two
         upsampled planes instead of eight."""
         height, width = rgb[0].shape
-        if self._a is None or self._a.shape[-2:] != (height, width):
-            self._a = np.empty((4, height, width), np.float32)
-        up_a = upsample_planes(a[0, 3:] * _A_SCALE[3:], height, width, out=self._a[3:])[0]
+        scratch = self._scratch(height, width)[3:]
+        up_a = upsample_planes(a[0, 3:] * _A_SCALE[3:], height, width, out=scratch)[0]
         out = upsample_planes(b[0, 3:], height, width)[0]
         for plane in rgb:
             cv2.accumulateProduct(up_a, plane, out)
-        cv2.threshold(out, 1.0, 1.0, cv2.THRESH_TRUNC, dst=out)
-        cv2.threshold(out, 0.0, 0.0, cv2.THRESH_TOZERO, dst=out)
+        _clamp(out)
         return torch.from_numpy(out)[None, None]
+
+    def _scratch(self, height: int, width: int) -> np.ndarray:
+        """The ``(4, height, width)`` float32 buffer for the upsampled ``a``, kept between frames."""
+        if self._a is None or self._a.shape[-2:] != (height, width):
+            self._a = np.empty((4, height, width), np.float32)
+        return self._a
+
+
+def _clamp(plane: np.ndarray) -> None:
+    """Clamp a float32 ``(H, W)`` array to [0, 1] in place (two OpenCV passes)."""
+    cv2.threshold(plane, 1.0, 1.0, cv2.THRESH_TRUNC, dst=plane)
+    cv2.threshold(plane, 0.0, 0.0, cv2.THRESH_TOZERO, dst=plane)
